@@ -1,0 +1,299 @@
+//! Sample-level hash algorithms and truncation, bit-identical to Metaxy.
+//!
+//! Every hash is computed over the UTF-8 bytes of a preimage string and rendered as Metaxy
+//! renders it: xxhash and wyhash as unsigned *decimal* integers, md5 and sha256 as lowercase
+//! hex. The rendered string is then cut to the configured truncation length (a prefix; decimal
+//! strings shorter than the length stay as they are).
+
+use std::fmt;
+use std::str::FromStr;
+
+use md5::Digest as _;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The default `hash_truncation_length` of Metaxy.
+pub const DEFAULT_TRUNCATION: usize = 8;
+
+/// The smallest truncation length Metaxy accepts.
+pub const MIN_TRUNCATION: usize = 8;
+
+/// A sample-level hash algorithm (config strings as in Metaxy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HashAlgorithm {
+    /// XXH64 with seed 0, rendered as an unsigned decimal.
+    Xxhash64,
+    /// XXH32 with seed 0, rendered as an unsigned decimal. Metaxy's default for every store.
+    Xxhash32,
+    /// wyhash (the `wyhash` 0.6 crate, seed 0), rendered as an unsigned decimal.
+    Wyhash,
+    /// MD5, rendered as 32 lowercase hex characters.
+    Md5,
+    /// SHA-256, rendered as 64 lowercase hex characters.
+    Sha256,
+}
+
+impl HashAlgorithm {
+    /// Every algorithm the core engine implements.
+    pub const ALL: [HashAlgorithm; 5] = [
+        HashAlgorithm::Xxhash64,
+        HashAlgorithm::Xxhash32,
+        HashAlgorithm::Wyhash,
+        HashAlgorithm::Md5,
+        HashAlgorithm::Sha256,
+    ];
+
+    /// The config string of the algorithm.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HashAlgorithm::Xxhash64 => "xxhash64",
+            HashAlgorithm::Xxhash32 => "xxhash32",
+            HashAlgorithm::Wyhash => "wyhash",
+            HashAlgorithm::Md5 => "md5",
+            HashAlgorithm::Sha256 => "sha256",
+        }
+    }
+
+    /// Hashes `input` and appends the rendered, truncated hash to `out`.
+    ///
+    /// This is the kernel the engine calls once per field per sample; it allocates nothing.
+    #[inline]
+    pub fn hash_into(self, input: &[u8], truncation: Option<usize>, out: &mut Vec<u8>) {
+        let limit = truncation.unwrap_or(usize::MAX);
+        match self {
+            HashAlgorithm::Xxhash64 => {
+                push_decimal(xxhash_rust::xxh64::xxh64(input, 0), limit, out)
+            }
+            HashAlgorithm::Xxhash32 => {
+                push_decimal(u64::from(xxhash_rust::xxh32::xxh32(input, 0)), limit, out)
+            }
+            HashAlgorithm::Wyhash => push_decimal(wyhash::wyhash(input, 0), limit, out),
+            HashAlgorithm::Md5 => push_hex(&md5::Md5::digest(input), limit, out),
+            HashAlgorithm::Sha256 => push_hex(&sha2::Sha256::digest(input), limit, out),
+        }
+    }
+
+    /// Hashes `input` and returns the rendered, truncated hash.
+    pub fn hash_str(self, input: &str, truncation: Option<usize>) -> String {
+        let mut out = Vec::with_capacity(64);
+        self.hash_into(input.as_bytes(), truncation, &mut out);
+        // The rendering is ASCII digits or hex, always valid UTF-8.
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+impl fmt::Display for HashAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for HashAlgorithm {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        HashAlgorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unknown hash algorithm {s:?}; use one of xxhash64, xxhash32, wyhash, md5, sha256"
+                ))
+            })
+    }
+}
+
+#[inline]
+fn push_decimal(v: u64, limit: usize, out: &mut Vec<u8>) {
+    let mut buf = itoa::Buffer::new();
+    let s = buf.format(v).as_bytes();
+    out.extend_from_slice(&s[..s.len().min(limit)]);
+}
+
+#[inline]
+fn push_hex(digest: &[u8], limit: usize, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut left = limit;
+    for b in digest {
+        if left == 0 {
+            break;
+        }
+        out.push(HEX[(b >> 4) as usize]);
+        left -= 1;
+        if left == 0 {
+            break;
+        }
+        out.push(HEX[(b & 0xf) as usize]);
+        left -= 1;
+    }
+}
+
+/// Cuts a version string to the truncation length (a prefix; shorter strings are unchanged).
+pub fn truncate(s: &str, truncation: Option<usize>) -> &str {
+    match truncation {
+        Some(n) if s.len() > n => s.get(..n).unwrap_or(s),
+        _ => s,
+    }
+}
+
+/// Validates a configured truncation length (`>= 8`, as in Metaxy).
+pub fn validate_truncation(len: usize) -> Result<usize> {
+    if len < MIN_TRUNCATION {
+        return Err(Error::InvalidArgument(format!(
+            "hash_truncation_length must be at least {MIN_TRUNCATION}, got {len}"
+        )));
+    }
+    Ok(len)
+}
+
+/// An incremental SHA-256 over concatenated UTF-8 pieces, used for definition-level versions
+/// (field, feature, code, spec, definition and project versions are always SHA-256).
+#[derive(Default, Clone)]
+pub struct DefinitionHasher(sha2::Sha256);
+
+impl DefinitionHasher {
+    /// A fresh hasher.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the UTF-8 bytes of `piece` (no separator is added).
+    pub fn update(&mut self, piece: &str) -> &mut Self {
+        self.0.update(piece.as_bytes());
+        self
+    }
+
+    /// The lowercase hex digest, truncated.
+    pub fn finish(self, truncation: Option<usize>) -> String {
+        let mut out = Vec::with_capacity(64);
+        push_hex(
+            &self.0.finalize(),
+            truncation.unwrap_or(usize::MAX),
+            &mut out,
+        );
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use HashAlgorithm::*;
+
+    /// The published vectors of Metaxy (reference section 2.10), untruncated.
+    #[test]
+    fn published_vectors_untruncated() {
+        let cases: [(&str, [&str; 5]); 4] = [
+            (
+                "audio|1|example/video.audio|a1",
+                [
+                    "15929452176438141414",
+                    "2130832546",
+                    "1694545562788736572",
+                    "0a2951887f6faebbbd274ec2d734eb6d",
+                    "e13dd0d9bc5e3269eb2b09f513e34012c0e70b0ca7ba7cc3b6ca821f184fbb7f",
+                ],
+            ),
+            (
+                "",
+                [
+                    "17241709254077376921",
+                    "46947589",
+                    "17969918002310452037",
+                    "d41d8cd98f00b204e9800998ecf8427e",
+                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                ],
+            ),
+            (
+                "hello",
+                [
+                    "2794345569481354659",
+                    "4211111929",
+                    "14145495742716996351",
+                    "5d41402abc4b2a76b9719d911017c592",
+                    "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+                ],
+            ),
+            (
+                "a|b",
+                [
+                    "17431929565602758385",
+                    "3435035013",
+                    "11577900609456985749",
+                    "d0726241020676b14aa6298ce6a18b21",
+                    "0eab8a0a",
+                ],
+            ),
+        ];
+        for (input, expected) in cases {
+            for (alg, want) in [Xxhash64, Xxhash32, Wyhash, Md5, Sha256]
+                .into_iter()
+                .zip(expected)
+            {
+                let got = alg.hash_str(input, None);
+                assert!(
+                    got.starts_with(want),
+                    "{alg} of {input:?}: got {got}, want {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_is_a_prefix() {
+        assert_eq!(
+            Xxhash64.hash_str("audio|1|example/video.audio|a1", Some(8)),
+            "15929452"
+        );
+        assert_eq!(
+            Xxhash32.hash_str("audio|1|example/video.audio|a1", Some(8)),
+            "21308325"
+        );
+        assert_eq!(
+            Wyhash.hash_str("audio|1|example/video.audio|a1", Some(8)),
+            "16945455"
+        );
+        assert_eq!(
+            Sha256.hash_str("audio|1|example/video.audio|a1", Some(8)),
+            "e13dd0d9"
+        );
+        assert_eq!(
+            Md5.hash_str("audio|1|example/video.audio|a1", Some(8)),
+            "0a295188"
+        );
+        // odd truncation of hex output
+        assert_eq!(Md5.hash_str("hello", Some(9)), "5d41402ab");
+        // a 16-char truncation of a decimal can be the whole (shorter) string
+        assert_eq!(Xxhash32.hash_str("hello", Some(16)), "4211111929");
+        assert_eq!(truncate("123456789", Some(8)), "12345678");
+        assert_eq!(truncate("1234", Some(8)), "1234");
+    }
+
+    #[test]
+    fn sample_hash_vectors() {
+        // Crop sample hash (reference A.2)
+        assert_eq!(Xxhash64.hash_str("15929452|83395819", Some(8)), "10315265");
+        // root Video {a1, f1} with xxhash32
+        assert_eq!(Xxhash32.hash_str("a1|f1", Some(8)), "10888532");
+        assert_eq!(Xxhash32.hash_str("X|Y", Some(8)), "22818664");
+    }
+
+    #[test]
+    fn definition_hasher_matches_reference() {
+        let mut h = DefinitionHasher::new();
+        h.update("audio").update("1").update("frames").update("1");
+        assert_eq!(h.finish(Some(8)), "7957714b");
+    }
+
+    #[test]
+    fn algorithm_names_round_trip() {
+        for a in HashAlgorithm::ALL {
+            assert_eq!(a.as_str().parse::<HashAlgorithm>().unwrap(), a);
+        }
+        assert!("blake3".parse::<HashAlgorithm>().is_err());
+        assert!(validate_truncation(7).is_err());
+        assert_eq!(validate_truncation(8).unwrap(), 8);
+    }
+}
