@@ -282,6 +282,48 @@ impl<'de> Visitor<'de> for PartsVisitor {
     }
 }
 
+/// Anything that names a feature: a key, a key string (`"video/raw"`) or a spec.
+pub trait IntoFeatureKey {
+    /// Converts, validating strings.
+    fn into_feature_key(self) -> Result<FeatureKey>;
+}
+
+impl IntoFeatureKey for FeatureKey {
+    fn into_feature_key(self) -> Result<FeatureKey> {
+        Ok(self)
+    }
+}
+
+impl IntoFeatureKey for &FeatureKey {
+    fn into_feature_key(self) -> Result<FeatureKey> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoFeatureKey for &str {
+    fn into_feature_key(self) -> Result<FeatureKey> {
+        FeatureKey::new(self)
+    }
+}
+
+impl IntoFeatureKey for String {
+    fn into_feature_key(self) -> Result<FeatureKey> {
+        FeatureKey::new(&self)
+    }
+}
+
+impl IntoFeatureKey for &String {
+    fn into_feature_key(self) -> Result<FeatureKey> {
+        FeatureKey::new(self)
+    }
+}
+
+impl IntoFeatureKey for &crate::spec::FeatureSpec {
+    fn into_feature_key(self) -> Result<FeatureKey> {
+        Ok(self.key.clone())
+    }
+}
+
 /// A field of a specific feature, written `feature.field` (e.g. `example/video.audio`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FqFieldKey {

@@ -26,7 +26,19 @@ impl Expr {
     }
 
     /// Keeps the rows of `batch` for which the expression is true.
+    ///
+    /// On an empty batch only the column references are checked (a column that does not
+    /// exist is still an error; types are not, since there is nothing to compare).
     pub fn filter(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        if batch.num_rows() == 0 {
+            for c in self.columns() {
+                column(batch, &c).map_err(|message| Error::FilterEval {
+                    filter: self.to_string(),
+                    message,
+                })?;
+            }
+            return Ok(batch.clone());
+        }
         let mask = self.evaluate(batch)?;
         Ok(filter_record_batch(batch, &mask)?)
     }

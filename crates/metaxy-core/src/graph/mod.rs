@@ -9,6 +9,9 @@ mod topo;
 mod validate;
 mod versions;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, HashMap};
 
 pub use plan::{FeaturePlan, ParentField, PlanDep};

@@ -1,0 +1,153 @@
+//! The in-memory backend: the reference every other backend is compared with.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use async_trait::async_trait;
+
+use super::{AccessMode, Backend, Capabilities, ScanRequest};
+use crate::batches;
+use crate::error::{Error, Result};
+use crate::filter::Expr;
+
+/// Keeps every table as Arrow batches in process memory. Data lives as long as the backend
+/// value (share it with `Arc` to reopen the same data). Useful for tests, notebooks and as
+/// the reference implementation of the [`Backend`] contract.
+#[derive(Debug, Default)]
+pub struct MemoryBackend {
+    tables: Mutex<HashMap<String, Vec<RecordBatch>>>,
+}
+
+impl MemoryBackend {
+    /// An empty in-memory backend.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn tables(&self) -> MutexGuard<'_, HashMap<String, Vec<RecordBatch>>> {
+        // A poisoned lock only means another thread panicked mid-operation; the map itself is
+        // always in a consistent state (every mutation is a single insert/replace).
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Compacts a table's batches into one (once), so that repeated scans do not concatenate.
+    fn compacted(&self, table: &str) -> Result<Option<RecordBatch>> {
+        let mut tables = self.tables();
+        let Some(parts) = tables.get_mut(table) else {
+            return Ok(None);
+        };
+        if parts.len() != 1 {
+            let merged = batches::concat_merged(parts)?;
+            *parts = vec![merged];
+        }
+        Ok(parts.first().cloned())
+    }
+}
+
+#[async_trait]
+impl Backend for MemoryBackend {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn display(&self) -> String {
+        "MemoryBackend".to_string()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            filter_pushdown: false,
+            projection_pushdown: true,
+            concurrent_writers: true,
+            pushdown_hash_algorithms: Vec::new(),
+        }
+    }
+
+    async fn open(&self, _mode: AccessMode) -> Result<()> {
+        Ok(())
+    }
+
+    fn close(&self) {}
+
+    async fn table_exists(&self, table: &str) -> Result<bool> {
+        Ok(self.tables().contains_key(table))
+    }
+
+    async fn list_tables(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self.tables().keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+
+    async fn table_schema(&self, table: &str) -> Result<Option<SchemaRef>> {
+        let tables = self.tables();
+        let Some(parts) = tables.get(table) else {
+            return Ok(None);
+        };
+        Ok(Some(batches::merge_schemas(parts.iter().map(|b| b.schema_ref()))?))
+    }
+
+    async fn append(&self, table: &str, batch: RecordBatch, create: bool) -> Result<()> {
+        let mut tables = self.tables();
+        match tables.get_mut(table) {
+            Some(parts) => {
+                // Check the schema merges now, so a bad write fails here and not on a later read.
+                let mut schemas: Vec<SchemaRef> = parts.iter().map(|b| b.schema()).collect();
+                schemas.push(batch.schema());
+                batches::merge_schemas(schemas.iter())?;
+                parts.push(batch);
+            }
+            None if create => {
+                tables.insert(table.to_string(), vec![batch]);
+            }
+            None => {
+                return Err(Error::InvalidArgument(format!(
+                    "table `{table}` does not exist and table creation is disabled \
+                     (auto_create_tables = false); create it first or enable auto_create_tables"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn scan(&self, table: &str, request: &ScanRequest) -> Result<Option<RecordBatch>> {
+        let Some(batch) = self.compacted(table)? else {
+            return Ok(None);
+        };
+        let batch = match &request.filter {
+            Some(f) => f.filter(&batch)?,
+            None => batch,
+        };
+        Ok(Some(match &request.columns {
+            Some(cols) => batches::project_existing(&batch, cols)?,
+            None => batch,
+        }))
+    }
+
+    async fn delete(&self, table: &str, filter: Option<&Expr>) -> Result<u64> {
+        let Some(batch) = self.compacted(table)? else {
+            return Ok(0);
+        };
+        let kept = match filter {
+            Some(f) => {
+                let mask = f.evaluate(&batch)?;
+                // keep rows where the filter is not true (false or NULL)
+                let keep = arrow_arith::boolean::not(&arrow_array::BooleanArray::from(
+                    mask.iter().map(|v| Some(v == Some(true))).collect::<Vec<_>>(),
+                ))?;
+                arrow_select::filter::filter_record_batch(&batch, &keep)?
+            }
+            None => RecordBatch::new_empty(batch.schema()),
+        };
+        let deleted = (batch.num_rows() - kept.num_rows()) as u64;
+        self.tables().insert(table.to_string(), vec![kept]);
+        Ok(deleted)
+    }
+
+    async fn drop_table(&self, table: &str) -> Result<()> {
+        self.tables().remove(table);
+        Ok(())
+    }
+}

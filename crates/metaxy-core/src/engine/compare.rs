@@ -1,0 +1,216 @@
+//! Comparing expected with current metadata (reference 4.6.3) into new / stale / orphaned,
+//! and explaining each stale sample with the fields whose provenance changed.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, StructArray, UInt32Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+use super::hashing::{FieldValues, as_struct, field_values};
+use crate::batches;
+use crate::columns::{PROVENANCE, PROVENANCE_BY_FIELD, STALE_FIELDS};
+use crate::error::{Error, Result};
+use crate::filter::Expr;
+use crate::increment::Increment;
+use crate::keys::{self, Grouping};
+
+/// What the comparison needs besides the two frames.
+pub(crate) struct CompareInput<'a> {
+    /// The feature (for messages).
+    pub feature: &'a str,
+    /// Columns expected and current are matched on.
+    pub join_columns: &'a [String],
+    /// Collapse current rows per join key first (1:N features store children per parent).
+    pub collapse: bool,
+    /// OR of the staleness predicates, evaluated on current rows.
+    pub predicate: Option<&'a Expr>,
+    /// Struct keys of the feature's fields (for the stale-fields annotation).
+    pub field_keys: &'a [String],
+}
+
+/// The data type of the stale-fields annotation column.
+pub fn stale_fields_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+}
+
+fn stale_schema(expected: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<Field> = expected.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new(STALE_FIELDS, stale_fields_type(), false));
+    Arc::new(Schema::new_with_metadata(fields, expected.metadata().clone()))
+}
+
+/// Compares; `current` is `None` when the feature has no table (everything is new).
+pub(crate) fn compare(input: CompareInput<'_>, expected: RecordBatch, current: Option<RecordBatch>) -> Result<Increment> {
+    let stale_schema = stale_schema(expected.schema_ref());
+    let Some(current) = current else {
+        let orphan_cols: Vec<String> = input
+            .join_columns
+            .iter()
+            .cloned()
+            .chain([PROVENANCE_BY_FIELD.to_string(), PROVENANCE.to_string()])
+            .collect();
+        let orphaned = batches::project_existing(&RecordBatch::new_empty(expected.schema()), &orphan_cols)?;
+        return Ok(Increment {
+            new: expected,
+            stale: RecordBatch::new_empty(stale_schema),
+            orphaned,
+        });
+    };
+    let current = if input.collapse {
+        collapse(&current, input.join_columns, input.feature)?
+    } else {
+        current
+    };
+
+    let what_exp = format!("the expected frame of `{}`", input.feature);
+    let what_cur = format!("the stored metadata of `{}`", input.feature);
+    let exp_keys = keys::key_arrays(&expected, input.join_columns, &what_exp)?;
+    let cur_keys = keys::key_arrays(&current, input.join_columns, &what_cur)?;
+    let (exp_enc, cur_enc) = keys::encode_pair(&exp_keys, &cur_keys)?;
+
+    let predicate_hits: Option<BooleanArray> = match input.predicate {
+        Some(p) => Some(p.evaluate(&current)?),
+        None => None,
+    };
+    let exp_prov = string_column(&expected, PROVENANCE, input.feature)?;
+    let cur_prov = string_column(&current, PROVENANCE, input.feature)?;
+
+    let cur_grouping = Grouping::new(&cur_enc);
+    let mut new_idx: Vec<u32> = Vec::new();
+    let mut stale_idx: Vec<u32> = Vec::new();
+    let mut stale_cur: Vec<u32> = Vec::new();
+    for i in 0..expected.num_rows() {
+        match cur_grouping.probe(&exp_enc, i) {
+            None => new_idx.push(i as u32),
+            Some(g) => {
+                let c = cur_grouping.first_row[g as usize] as usize;
+                let by_predicate = predicate_hits
+                    .as_ref()
+                    .is_some_and(|p| p.is_valid(c) && p.value(c));
+                let changed = cur_prov.is_null(c)
+                    || (!exp_prov.is_null(i) && exp_prov.value(i) != cur_prov.value(c));
+                if changed || by_predicate {
+                    stale_idx.push(i as u32);
+                    stale_cur.push(c as u32);
+                }
+            }
+        }
+    }
+
+    let exp_grouping = Grouping::new(&exp_enc);
+    let orphan_idx: Vec<u32> = (0..current.num_rows())
+        .filter(|&c| exp_grouping.probe(&cur_enc, c).is_none())
+        .map(|c| c as u32)
+        .collect();
+
+    let new = take_rows(&expected, new_idx)?;
+    let stale_rows = take_rows(&expected, stale_idx.clone())?;
+    let fields = stale_fields(&input, &expected, &current, &stale_idx, &stale_cur)?;
+    let mut stale_columns = stale_rows.columns().to_vec();
+    stale_columns.push(fields);
+    let stale = RecordBatch::try_new_with_options(
+        stale_schema,
+        stale_columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(stale_idx.len())),
+    )?;
+    let orphaned = take_rows(&current, orphan_idx)?;
+    Ok(Increment { new, stale, orphaned })
+}
+
+fn take_rows(batch: &RecordBatch, idx: Vec<u32>) -> Result<RecordBatch> {
+    if idx.len() == batch.num_rows() && idx.iter().enumerate().all(|(i, v)| *v as usize == i) {
+        return Ok(batch.clone());
+    }
+    Ok(arrow_select::take::take_record_batch(batch, &UInt32Array::from(idx))?)
+}
+
+fn string_column(batch: &RecordBatch, name: &str, feature: &str) -> Result<StringArray> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::schema(feature, format!("stored metadata has no `{name}` column")))?;
+    let col = if col.data_type() == &DataType::Utf8 {
+        col.clone()
+    } else {
+        arrow_cast::cast(col, &DataType::Utf8)?
+    };
+    col.as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .ok_or_else(|| Error::schema(feature, format!("`{name}` is not a string column")))
+}
+
+/// For every stale row, the struct keys whose provenance differs from the stored one.
+fn stale_fields(
+    input: &CompareInput<'_>,
+    expected: &RecordBatch,
+    current: &RecordBatch,
+    stale_idx: &[u32],
+    stale_cur: &[u32],
+) -> Result<ArrayRef> {
+    let mut builder = ListBuilder::with_capacity(StringBuilder::new(), stale_idx.len())
+        .with_field(Arc::new(Field::new_list_field(DataType::Utf8, true)));
+    let by_field = |batch: &RecordBatch| -> Result<Option<StructArray>> {
+        match batch.column_by_name(PROVENANCE_BY_FIELD) {
+            Some(c) => Ok(Some(as_struct(c, PROVENANCE_BY_FIELD, input.feature)?.clone())),
+            None => Ok(None),
+        }
+    };
+    let exp = by_field(expected)?;
+    let cur = by_field(current)?;
+    let pairs: Vec<(String, Option<FieldValues>, Option<FieldValues>)> = input
+        .field_keys
+        .iter()
+        .map(|k| {
+            let e = match &exp {
+                Some(s) => field_values(s, k)?,
+                None => None,
+            };
+            let c = match &cur {
+                Some(s) => field_values(s, k)?,
+                None => None,
+            };
+            Ok((k.clone(), e, c))
+        })
+        .collect::<Result<_>>()?;
+    for (&i, &c) in stale_idx.iter().zip(stale_cur) {
+        for (key, e, cv) in &pairs {
+            let ev = e.as_ref().and_then(|v| v.get(i as usize));
+            let now = cv.as_ref().and_then(|v| v.get(c as usize));
+            if ev != now || now.is_none() {
+                builder.values().append_value(key);
+            }
+        }
+        builder.append(true);
+    }
+    Ok(Arc::new(builder.finish()))
+}
+
+/// Collapses child rows to one row per join key, taking each column's first non-null value
+/// (reference: `any_value(ignore_nulls)` per parent for 1:N features).
+fn collapse(current: &RecordBatch, join_columns: &[String], feature: &str) -> Result<RecordBatch> {
+    let arrays = keys::key_arrays(current, join_columns, &format!("the stored metadata of `{feature}`"))?;
+    let enc = keys::encode(&arrays)?;
+    let grouping = Grouping::new(&enc);
+    if grouping.num_groups() == current.num_rows() {
+        return Ok(current.clone());
+    }
+    let (offsets, members) = grouping.members();
+    let columns = current
+        .columns()
+        .iter()
+        .map(|col| {
+            let idx: UInt32Array = (0..grouping.num_groups())
+                .map(|g| {
+                    let rows = &members[offsets[g] as usize..offsets[g + 1] as usize];
+                    rows.iter()
+                        .copied()
+                        .find(|r| col.is_valid(*r as usize))
+                        .or_else(|| rows.first().copied())
+                })
+                .collect();
+            Ok(arrow_select::take::take(col.as_ref(), &idx, None)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(current.schema(), columns)?)
+}

@@ -1,0 +1,199 @@
+//! The hashing kernels: string columns of truncated hashes built straight into Arrow buffers,
+//! sample hashes over `*_by_field` structs, and struct (de)construction.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, StringArray, StructArray};
+use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer};
+use arrow_schema::{DataType, Field, Fields};
+
+use crate::error::{Error, Result};
+use crate::hash::HashAlgorithm;
+
+/// Builds a `Utf8` column of hashes without a per-row allocation.
+pub(crate) struct HashColumnBuilder {
+    values: Vec<u8>,
+    offsets: Vec<i32>,
+    nulls: BooleanBufferBuilder,
+    any_null: bool,
+    algorithm: HashAlgorithm,
+    truncation: Option<usize>,
+}
+
+impl HashColumnBuilder {
+    pub(crate) fn new(rows: usize, algorithm: HashAlgorithm, truncation: Option<usize>) -> Self {
+        let width = truncation.unwrap_or(64).min(64);
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        HashColumnBuilder {
+            values: Vec::with_capacity(rows * width),
+            offsets,
+            nulls: BooleanBufferBuilder::new(rows),
+            any_null: false,
+            algorithm,
+            truncation,
+        }
+    }
+
+    /// Appends the hash of `preimage`.
+    #[inline]
+    pub(crate) fn push_hash(&mut self, preimage: &[u8]) {
+        self.algorithm
+            .hash_into(preimage, self.truncation, &mut self.values);
+        self.offsets.push(self.values.len() as i32);
+        self.nulls.append(true);
+    }
+
+    /// Appends NULL.
+    #[inline]
+    pub(crate) fn push_null(&mut self) {
+        self.offsets.push(self.values.len() as i32);
+        self.nulls.append(false);
+        self.any_null = true;
+    }
+
+    pub(crate) fn finish(mut self) -> Result<StringArray> {
+        let nulls = if self.any_null {
+            Some(NullBuffer::new(self.nulls.finish()))
+        } else {
+            None
+        };
+        Ok(StringArray::try_new(
+            OffsetBuffer::new(self.offsets.into()),
+            self.values.into(),
+            nulls,
+        )?)
+    }
+}
+
+/// A `Utf8` view of one field of a `*_by_field` struct column, honouring the struct's own
+/// nulls (a NULL struct row makes every field NULL).
+pub(crate) struct FieldValues {
+    values: StringArray,
+    struct_nulls: Option<NullBuffer>,
+}
+
+impl FieldValues {
+    #[inline]
+    pub(crate) fn get(&self, row: usize) -> Option<&str> {
+        if let Some(n) = &self.struct_nulls
+            && n.is_null(row)
+        {
+            return None;
+        }
+        if self.values.is_null(row) {
+            None
+        } else {
+            Some(self.values.value(row))
+        }
+    }
+}
+
+/// Downcasts a `*_by_field` column to a struct array, with a message naming the column.
+pub(crate) fn as_struct<'a>(array: &'a ArrayRef, column: &str, feature: &str) -> Result<&'a StructArray> {
+    array.as_any().downcast_ref::<StructArray>().ok_or_else(|| {
+        Error::schema(
+            feature,
+            format!(
+                "`{column}` must be a struct with one string per field (e.g. {{\"audio\": \"a1\"}}), \
+                 got {}",
+                array.data_type()
+            ),
+        )
+    })
+}
+
+/// The values of field `key` of a `*_by_field` struct as strings, or `None` if absent.
+pub(crate) fn field_values(by_field: &StructArray, key: &str) -> Result<Option<FieldValues>> {
+    let Some(child) = by_field.column_by_name(key) else {
+        return Ok(None);
+    };
+    let values = match child.data_type() {
+        DataType::Utf8 => child.as_any().downcast_ref::<StringArray>().cloned(),
+        _ => None,
+    };
+    let values = match values {
+        Some(v) => v,
+        None => {
+            let cast = arrow_cast::cast(child, &DataType::Utf8)?;
+            cast.as_any()
+                .downcast_ref::<StringArray>()
+                .cloned()
+                .ok_or_else(|| Error::InvalidArgument(format!("field `{key}` is not a string")))?
+        }
+    };
+    Ok(Some(FieldValues {
+        values,
+        struct_nulls: by_field.nulls().cloned(),
+    }))
+}
+
+/// Builds a `*_by_field` struct column from `(struct key, values)` pairs.
+pub(crate) fn build_struct(children: Vec<(String, ArrayRef)>) -> Result<StructArray> {
+    let fields: Fields = children
+        .iter()
+        .map(|(name, a)| Field::new(name, a.data_type().clone(), true))
+        .collect();
+    let arrays = children.into_iter().map(|(_, a)| a).collect();
+    Ok(StructArray::try_new(fields, arrays, None)?)
+}
+
+/// Sample hash of a `*_by_field` struct (reference 2.13): the values of `sorted_keys` joined
+/// with `|`, hashed and truncated. A NULL value makes the hash NULL.
+pub(crate) fn sample_hash(
+    by_field: &StructArray,
+    sorted_keys: &[String],
+    column: &str,
+    feature: &str,
+    algorithm: HashAlgorithm,
+    truncation: Option<usize>,
+) -> Result<StringArray> {
+    let mut columns = Vec::with_capacity(sorted_keys.len());
+    for k in sorted_keys {
+        match field_values(by_field, k)? {
+            Some(v) => columns.push(v),
+            None => {
+                return Err(Error::schema(
+                    feature,
+                    format!(
+                        "`{column}` has no entry for field `{k}`; every declared field needs a value \
+                         (struct fields present: {})",
+                        struct_names(by_field).join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    let n = by_field.len();
+    let mut out = HashColumnBuilder::new(n, algorithm, truncation);
+    let mut buf: Vec<u8> = Vec::with_capacity(64);
+    'rows: for row in 0..n {
+        buf.clear();
+        for (i, c) in columns.iter().enumerate() {
+            match c.get(row) {
+                Some(v) => {
+                    if i > 0 {
+                        buf.push(b'|');
+                    }
+                    buf.extend_from_slice(v.as_bytes());
+                }
+                None => {
+                    out.push_null();
+                    continue 'rows;
+                }
+            }
+        }
+        out.push_hash(&buf);
+    }
+    out.finish()
+}
+
+/// The child names of a struct array.
+pub(crate) fn struct_names(s: &StructArray) -> Vec<String> {
+    s.fields().iter().map(|f| f.name().to_string()).collect()
+}
+
+/// Wraps a string array as an `ArrayRef`.
+pub(crate) fn arc(a: StringArray) -> ArrayRef {
+    Arc::new(a)
+}

@@ -1,0 +1,165 @@
+//! Joining prepared upstream frames on the join columns (reference 1.8): required
+//! dependencies inner-joined in declaration order, optional ones left-joined — or, when every
+//! dependency is optional, full-outer-joined with the join columns coalesced.
+//!
+//! The join produces row indices, not data: for every output row, the row of each upstream
+//! frame it came from. Columns are gathered afterwards, only those the result needs.
+
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
+
+use crate::error::Result;
+use crate::keys::{self, Grouping};
+
+/// Marks "no row" (a missing optional upstream) in [`Joined::rows`].
+pub(crate) const NO_ROW: u32 = u32::MAX;
+
+/// The result of a join: row indices per upstream, and where each row's key comes from.
+pub(crate) struct Joined {
+    /// Output row count.
+    pub len: usize,
+    /// For each dependency (declaration order), the upstream row of every output row, or
+    /// [`NO_ROW`].
+    pub rows: Vec<Vec<u32>>,
+    /// For every output row, the (dependency, row) whose join-column values it carries.
+    pub key_source: Vec<(usize, usize)>,
+}
+
+impl Joined {
+    /// The row indices of dependency `dep` as an Arrow index array (NULL for [`NO_ROW`]).
+    pub(crate) fn take_indices(&self, dep: usize) -> UInt32Array {
+        let rows = &self.rows[dep];
+        if rows.iter().any(|r| *r == NO_ROW) {
+            rows.iter().map(|r| (*r != NO_ROW).then_some(*r)).collect()
+        } else {
+            UInt32Array::from(rows.clone())
+        }
+    }
+
+    /// The join-column values of every output row.
+    pub(crate) fn key_columns(&self, frames: &[RecordBatch], join_columns: &[String]) -> Result<Vec<ArrayRef>> {
+        join_columns
+            .iter()
+            .map(|c| {
+                let sources: Vec<ArrayRef> = frames
+                    .iter()
+                    .map(|f| keys::key_arrays(f, std::slice::from_ref(c), "upstream").map(|mut v| v.remove(0)))
+                    .collect::<Result<_>>()?;
+                let typed = unify_types(sources)?;
+                let refs: Vec<&dyn Array> = typed.iter().map(|a| a.as_ref()).collect();
+                Ok(arrow_select::interleave::interleave(&refs, &self.key_source)?)
+            })
+            .collect()
+    }
+}
+
+/// Casts the per-upstream arrays of one join column to the first one's type.
+fn unify_types(arrays: Vec<ArrayRef>) -> Result<Vec<ArrayRef>> {
+    // the first typed array decides (a missing optional upstream has Null-typed columns)
+    let Some(target) = arrays
+        .iter()
+        .map(|a| a.data_type())
+        .find(|t| **t != arrow_schema::DataType::Null)
+        .cloned()
+    else {
+        return Ok(arrays);
+    };
+    arrays
+        .into_iter()
+        .map(|a| {
+            if a.data_type() == &target {
+                Ok(a)
+            } else {
+                Ok(arrow_cast::cast(&a, &target)?)
+            }
+        })
+        .collect()
+}
+
+/// Joins `frames` (one per dependency, declaration order) on `join_columns`.
+pub(crate) fn join(frames: &[RecordBatch], optional: &[bool], join_columns: &[String], names: &[String]) -> Result<Joined> {
+    let deps = frames.len();
+    let mut order: Vec<usize> = (0..deps).filter(|i| !optional[*i]).collect();
+    let all_optional = order.is_empty();
+    order.extend((0..deps).filter(|i| optional[*i]));
+    let key_arrays = frames
+        .iter()
+        .zip(names)
+        .map(|(f, n)| keys::key_arrays(f, join_columns, &format!("upstream `{n}`")))
+        .collect::<Result<Vec<_>>>()?;
+
+    let base = order[0];
+    let n = frames[base].num_rows();
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); deps];
+    rows[base] = (0..n as u32).collect();
+    let mut key_source: Vec<(usize, usize)> = (0..n).map(|i| (base, i)).collect();
+    let mut joined_deps = vec![base];
+
+    for &d in &order[1..] {
+        let acc_keys = current_keys(&key_arrays, &key_source)?;
+        let (acc_enc, dep_enc) = keys::encode_pair(&acc_keys, &key_arrays[d])?;
+        let grouping = Grouping::new(&dep_enc);
+        let (offsets, members) = grouping.members();
+        let mut matched = vec![false; grouping.num_groups()];
+        let len = key_source.len();
+        let mut new_rows: Vec<Vec<u32>> = vec![Vec::new(); deps];
+        let mut new_source: Vec<(usize, usize)> = Vec::with_capacity(len);
+        for i in 0..len {
+            match grouping.probe(&acc_enc, i) {
+                Some(g) => {
+                    matched[g as usize] = true;
+                    for &m in &members[offsets[g as usize] as usize..offsets[g as usize + 1] as usize] {
+                        for &j in &joined_deps {
+                            new_rows[j].push(rows[j][i]);
+                        }
+                        new_rows[d].push(m);
+                        new_source.push(key_source[i]);
+                    }
+                }
+                None if !optional[d] => {}
+                None => {
+                    for &j in &joined_deps {
+                        new_rows[j].push(rows[j][i]);
+                    }
+                    new_rows[d].push(NO_ROW);
+                    new_source.push(key_source[i]);
+                }
+            }
+        }
+        if all_optional {
+            // full outer: upstream rows of `d` that matched nothing become rows of their own
+            for (g, hit) in matched.iter().enumerate() {
+                if *hit {
+                    continue;
+                }
+                for &m in &members[offsets[g] as usize..offsets[g + 1] as usize] {
+                    for &j in &joined_deps {
+                        new_rows[j].push(NO_ROW);
+                    }
+                    new_rows[d].push(m);
+                    new_source.push((d, m as usize));
+                }
+            }
+        }
+        joined_deps.push(d);
+        for &j in &joined_deps {
+            rows[j] = std::mem::take(&mut new_rows[j]);
+        }
+        key_source = new_source;
+    }
+    Ok(Joined {
+        len: key_source.len(),
+        rows,
+        key_source,
+    })
+}
+
+fn current_keys(key_arrays: &[Vec<ArrayRef>], key_source: &[(usize, usize)]) -> Result<Vec<ArrayRef>> {
+    let cols = key_arrays.first().map(|k| k.len()).unwrap_or(0);
+    (0..cols)
+        .map(|c| {
+            let per_dep = unify_types(key_arrays.iter().map(|k| k[c].clone()).collect())?;
+            let refs: Vec<&dyn Array> = per_dep.iter().map(|a| a.as_ref()).collect();
+            Ok(arrow_select::interleave::interleave(&refs, key_source)?)
+        })
+        .collect()
+}

@@ -1,0 +1,150 @@
+//! The sample-level versioning engine over Arrow (reference 2.11–2.17 and 4.6).
+//!
+//! Given the upstream frames of a feature, the engine computes the *expected* frame — the
+//! provenance every sample of the feature should have — and compares it with the *current*
+//! frame stored for the feature, producing an [`Increment`](crate::Increment) of `new`,
+//! `stale` and `orphaned` samples.
+//!
+//! Everything is columnar: joins produce row indices, hashes are written straight into
+//! pre-sized string buffers, and only the columns the result needs are gathered.
+
+mod compare;
+pub(crate) mod hashing;
+mod join;
+mod provenance;
+pub(crate) mod upstream;
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{Field, Schema};
+
+pub use compare::stale_fields_type;
+pub(crate) use compare::{CompareInput, compare};
+pub(crate) use hashing::sample_hash;
+
+use crate::batches;
+use crate::columns::{self, DATA_VERSION, DATA_VERSION_BY_FIELD, PROVENANCE, PROVENANCE_BY_FIELD};
+use crate::error::{Error, Result};
+use crate::graph::FeaturePlan;
+use crate::hash::HashAlgorithm;
+use crate::spec::FeatureSpec;
+
+/// The sample-level hash settings of a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashSettings {
+    /// The algorithm.
+    pub algorithm: HashAlgorithm,
+    /// The truncation length (`None`: full hashes).
+    pub truncation: Option<usize>,
+}
+
+/// Computes the expected frame of a non-root feature from its upstream frames (one per
+/// dependency, in declaration order, each already deduplicated and filtered as read).
+///
+/// The frame has the join columns, the upstream user columns, and the four versioning
+/// columns (data version = provenance).
+pub(crate) fn expected_frame(
+    spec: &FeatureSpec,
+    plan: &FeaturePlan,
+    upstreams: Vec<RecordBatch>,
+    hash: HashSettings,
+) -> Result<RecordBatch> {
+    let feature = spec.key.to_string();
+    if plan.deps.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "`{feature}` is a root feature: resolve_update needs the samples (pass \
+             `ResolveOptions::samples`), because root provenance comes from the caller"
+        )));
+    }
+    let prepared = upstreams
+        .into_iter()
+        .zip(&plan.deps)
+        .map(|(batch, dep)| upstream::prepare(batch, dep, spec, hash))
+        .collect::<Result<Vec<_>>>()?;
+    let optional: Vec<bool> = plan.deps.iter().map(|d| d.dep.optional).collect();
+    let names: Vec<String> = plan.deps.iter().map(|d| d.dep.feature.to_string()).collect();
+    let joined = join::join(&prepared, &optional, &plan.join_columns, &names)?;
+
+    let mut fields: Vec<Field> = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    let mut owner: Vec<String> = Vec::new();
+    for (c, a) in plan.join_columns.iter().zip(joined.key_columns(&prepared, &plan.join_columns)?) {
+        fields.push(Field::new(c, a.data_type().clone(), true));
+        arrays.push(a);
+        owner.push(String::new());
+    }
+    for (d, frame) in prepared.iter().enumerate() {
+        let dv_col = upstream::dvbf_column(&plan.deps[d]);
+        let indices = joined.take_indices(d);
+        for (f, col) in frame.schema_ref().fields().iter().zip(frame.columns()) {
+            let name = f.name();
+            if plan.join_columns.contains(name) || *name == dv_col {
+                continue;
+            }
+            if let Some(pos) = fields.iter().position(|x| x.name() == name) {
+                return Err(Error::schema(
+                    &feature,
+                    format!(
+                        "Found column collisions: `{name}` comes from both `{}` and `{}`; rename it or \
+                         drop it with `select` on one of the dependencies",
+                        owner[pos], names[d]
+                    ),
+                ));
+            }
+            let taken = arrow_select::take::take(col.as_ref(), &indices, None)?;
+            fields.push(Field::new(name, taken.data_type().clone(), true));
+            arrays.push(taken);
+            owner.push(names[d].clone());
+        }
+    }
+    let (by_field, sample) = provenance::compute(spec, plan, &prepared, &joined, hash)?;
+    let by_field: ArrayRef = Arc::new(by_field);
+    let sample: ArrayRef = Arc::new(sample);
+    for (name, a) in [
+        (PROVENANCE_BY_FIELD, by_field.clone()),
+        (PROVENANCE, sample.clone()),
+        (DATA_VERSION_BY_FIELD, by_field),
+        (DATA_VERSION, sample),
+    ] {
+        fields.push(Field::new(name, a.data_type().clone(), true));
+        arrays.push(a);
+    }
+    let schema = Arc::new(Schema::new(fields));
+    Ok(RecordBatch::try_new_with_options(
+        schema,
+        arrays,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(joined.len)),
+    )?)
+}
+
+/// Turns caller-supplied samples into an expected frame (reference 2.14): the sample hash is
+/// recomputed from `metaxy_provenance_by_field`; data versions default to the provenance.
+pub(crate) fn samples_frame(spec: &FeatureSpec, samples: &RecordBatch, hash: HashSettings) -> Result<RecordBatch> {
+    let feature = spec.key.to_string();
+    let sorted = spec.sorted_struct_keys();
+    let pbf = samples.column_by_name(PROVENANCE_BY_FIELD).ok_or_else(|| {
+        Error::schema(
+            &feature,
+            format!("samples need a `{PROVENANCE_BY_FIELD}` column (a struct with one string per field)"),
+        )
+    })?;
+    let pbf_struct = hashing::as_struct(pbf, PROVENANCE_BY_FIELD, &feature)?;
+    let prov = sample_hash(pbf_struct, &sorted, PROVENANCE_BY_FIELD, &feature, hash.algorithm, hash.truncation)?;
+    let mut batch = batches::without_columns(samples, &columns::UPSTREAM_DROPPED_COLUMNS);
+    batch = batches::without_columns(&batch, &[columns::STALE_FIELDS]);
+    batch = batches::with_column(&batch, PROVENANCE, Arc::new(prov.clone()))?;
+    match batch.column_by_name(DATA_VERSION_BY_FIELD).cloned() {
+        None => {
+            batch = batches::with_column(&batch, DATA_VERSION_BY_FIELD, pbf.clone())?;
+            batch = batches::with_column(&batch, DATA_VERSION, Arc::new(prov))?;
+        }
+        Some(dvbf) if batch.column_by_name(DATA_VERSION).is_none() => {
+            let s = hashing::as_struct(&dvbf, DATA_VERSION_BY_FIELD, &feature)?;
+            let dv = sample_hash(s, &sorted, DATA_VERSION_BY_FIELD, &feature, hash.algorithm, hash.truncation)?;
+            batch = batches::with_column(&batch, DATA_VERSION, Arc::new(dv))?;
+        }
+        Some(_) => {}
+    }
+    Ok(batch)
+}

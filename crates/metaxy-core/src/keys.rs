@@ -1,0 +1,253 @@
+//! Sample keys: encoding id columns so rows can be grouped, deduplicated and joined.
+//!
+//! A single non-null integer id column (the common case: `sample_uid`) is kept as `u64`
+//! values; anything else (composite keys, strings, nulls) goes through Arrow's row format,
+//! whose byte strings compare equal exactly when the key values are equal.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_row::{RowConverter, Rows, SortField};
+use arrow_schema::DataType;
+use hashbrown::HashMap;
+
+use crate::error::{Error, Result};
+
+/// Row keys of a frame, ready for hashing.
+pub(crate) enum EncodedKeys {
+    /// One integer column without nulls, as its bit pattern.
+    Int(Vec<u64>),
+    /// Anything else, in Arrow's row format.
+    Rows(Rows),
+}
+
+impl EncodedKeys {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            EncodedKeys::Int(v) => v.len(),
+            EncodedKeys::Rows(r) => r.num_rows(),
+        }
+    }
+}
+
+fn int_values(a: &ArrayRef) -> Option<Vec<u64>> {
+    if a.null_count() > 0 {
+        return None;
+    }
+    Some(match a.data_type() {
+        DataType::Int64 => a.as_primitive::<Int64Type>().values().iter().map(|v| *v as u64).collect(),
+        DataType::UInt64 => a.as_primitive::<UInt64Type>().values().to_vec(),
+        DataType::Int32 => a.as_primitive::<Int32Type>().values().iter().map(|v| *v as i64 as u64).collect(),
+        DataType::UInt32 => a.as_primitive::<UInt32Type>().values().iter().map(|v| u64::from(*v)).collect(),
+        DataType::Int16 => a.as_primitive::<Int16Type>().values().iter().map(|v| *v as i64 as u64).collect(),
+        DataType::UInt16 => a.as_primitive::<UInt16Type>().values().iter().map(|v| u64::from(*v)).collect(),
+        DataType::Int8 => a.as_primitive::<Int8Type>().values().iter().map(|v| *v as i64 as u64).collect(),
+        DataType::UInt8 => a.as_primitive::<UInt8Type>().values().iter().map(|v| u64::from(*v)).collect(),
+        _ => return None,
+    })
+}
+
+/// The named columns of `batch`, failing with a message that names the missing one.
+pub(crate) fn key_arrays(batch: &RecordBatch, columns: &[String], what: &str) -> Result<Vec<ArrayRef>> {
+    columns
+        .iter()
+        .map(|c| {
+            batch.column_by_name(c).cloned().ok_or_else(|| {
+                let available: Vec<&str> = batch
+                    .schema_ref()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect();
+                Error::InvalidArgument(format!(
+                    "{what} has no id column `{c}` (available: {})",
+                    available.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Encodes one set of key columns on its own (for grouping within one frame).
+pub(crate) fn encode(arrays: &[ArrayRef]) -> Result<EncodedKeys> {
+    if let [single] = arrays
+        && let Some(values) = int_values(single)
+    {
+        return Ok(EncodedKeys::Int(values));
+    }
+    let fields = arrays.iter().map(|a| SortField::new(a.data_type().clone())).collect();
+    let converter = RowConverter::new(fields)?;
+    Ok(EncodedKeys::Rows(converter.convert_columns(arrays)?))
+}
+
+/// Encodes two sides' key columns identically so they can be joined. The right side is cast
+/// to the left side's types where they differ.
+pub(crate) fn encode_pair(left: &[ArrayRef], right: &[ArrayRef]) -> Result<(EncodedKeys, EncodedKeys)> {
+    let mut right_cast = Vec::with_capacity(right.len());
+    let mut left_cast = Vec::with_capacity(left.len());
+    for (l, r) in left.iter().zip(right) {
+        let (l2, r2) = unify_key_types(l, r)?;
+        left_cast.push(l2);
+        right_cast.push(r2);
+    }
+    if let ([l], [r]) = (left_cast.as_slice(), right_cast.as_slice())
+        && let (Some(lv), Some(rv)) = (int_values(l), int_values(r))
+    {
+        return Ok((EncodedKeys::Int(lv), EncodedKeys::Int(rv)));
+    }
+    let fields = left_cast.iter().map(|a| SortField::new(a.data_type().clone())).collect();
+    let converter = RowConverter::new(fields)?;
+    let lr = converter.convert_columns(&left_cast)?;
+    let rr = converter.convert_columns(&right_cast)?;
+    Ok((EncodedKeys::Rows(lr), EncodedKeys::Rows(rr)))
+}
+
+fn unify_key_types(l: &ArrayRef, r: &ArrayRef) -> Result<(ArrayRef, ArrayRef)> {
+    let (lt, rt) = (l.data_type(), r.data_type());
+    if lt == rt {
+        return Ok((l.clone(), r.clone()));
+    }
+    if lt == &DataType::Null {
+        return Ok((arrow_cast::cast(l, rt)?, r.clone()));
+    }
+    if rt == &DataType::Null {
+        return Ok((l.clone(), arrow_cast::cast(r, lt)?));
+    }
+    if lt.is_integer() && rt.is_integer() {
+        // Compare signed/unsigned ids by value: both as Int64 (ids beyond i64 are rejected).
+        let target = DataType::Int64;
+        return Ok((arrow_cast::cast(l, &target)?, arrow_cast::cast(r, &target)?));
+    }
+    if matches!(lt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+        && matches!(rt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    {
+        let target = DataType::Utf8;
+        return Ok((arrow_cast::cast(l, &target)?, arrow_cast::cast(r, &target)?));
+    }
+    match arrow_cast::cast(r, lt) {
+        Ok(rc) => Ok((l.clone(), rc)),
+        Err(_) => Err(Error::InvalidArgument(format!(
+            "cannot join id columns of types {lt} and {rt}; give the id column one type in every feature"
+        ))),
+    }
+}
+
+/// A dense numbering of the distinct keys of a frame, with a lookup for probing.
+pub(crate) struct Grouping<'a> {
+    /// The group of each row.
+    pub group_of_row: Vec<u32>,
+    /// The first row of each group.
+    pub first_row: Vec<u32>,
+    map: KeyMap<'a>,
+}
+
+enum KeyMap<'a> {
+    Int(HashMap<u64, u32>),
+    Rows(HashMap<&'a [u8], u32>),
+}
+
+impl<'a> Grouping<'a> {
+    /// Numbers the distinct keys of `keys` in order of first appearance.
+    pub(crate) fn new(keys: &'a EncodedKeys) -> Self {
+        let n = keys.len();
+        let mut group_of_row = Vec::with_capacity(n);
+        let mut first_row = Vec::new();
+        let map = match keys {
+            EncodedKeys::Int(values) => {
+                let mut map: HashMap<u64, u32> = HashMap::with_capacity(n);
+                for (i, v) in values.iter().enumerate() {
+                    let next = first_row.len() as u32;
+                    let g = *map.entry(*v).or_insert_with(|| {
+                        first_row.push(i as u32);
+                        next
+                    });
+                    group_of_row.push(g);
+                }
+                KeyMap::Int(map)
+            }
+            EncodedKeys::Rows(rows) => {
+                let mut map: HashMap<&'a [u8], u32> = HashMap::with_capacity(n);
+                for i in 0..n {
+                    let next = first_row.len() as u32;
+                    let g = *map.entry(rows.row(i).data()).or_insert_with(|| {
+                        first_row.push(i as u32);
+                        next
+                    });
+                    group_of_row.push(g);
+                }
+                KeyMap::Rows(map)
+            }
+        };
+        Grouping {
+            group_of_row,
+            first_row,
+            map,
+        }
+    }
+
+    /// Number of distinct keys.
+    pub(crate) fn num_groups(&self) -> usize {
+        self.first_row.len()
+    }
+
+    /// The group of row `row` of `other` (encoded together with this grouping's keys), if any.
+    #[inline]
+    pub(crate) fn probe(&self, other: &EncodedKeys, row: usize) -> Option<u32> {
+        match (&self.map, other) {
+            (KeyMap::Int(m), EncodedKeys::Int(v)) => m.get(&v[row]).copied(),
+            (KeyMap::Rows(m), EncodedKeys::Rows(r)) => m.get(r.row(row).data()).copied(),
+            _ => None,
+        }
+    }
+
+    /// Rows of each group, as (start offsets, row indices) — a CSR layout.
+    pub(crate) fn members(&self) -> (Vec<u32>, Vec<u32>) {
+        let g = self.num_groups();
+        let mut counts = vec![0u32; g + 1];
+        for &gr in &self.group_of_row {
+            counts[gr as usize + 1] += 1;
+        }
+        for i in 1..=g {
+            counts[i] += counts[i - 1];
+        }
+        let mut fill = counts.clone();
+        let mut rows = vec![0u32; self.group_of_row.len()];
+        for (i, &gr) in self.group_of_row.iter().enumerate() {
+            let slot = &mut fill[gr as usize];
+            rows[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        (counts, rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Int64Array, StringArray, UInt64Array};
+    use std::sync::Arc;
+
+    #[test]
+    fn groups_and_probes_int_and_composite_keys() {
+        let ids: ArrayRef = Arc::new(Int64Array::from(vec![5, 3, 5, 7]));
+        let keys = encode(std::slice::from_ref(&ids)).unwrap();
+        let g = Grouping::new(&keys);
+        assert_eq!(g.group_of_row, vec![0, 1, 0, 2]);
+        assert_eq!(g.first_row, vec![0, 1, 3]);
+        let (offsets, rows) = g.members();
+        assert_eq!(offsets, vec![0, 2, 3, 4]);
+        assert_eq!(rows, vec![0, 2, 1, 3]);
+
+        // a UInt64 side joins an Int64 side by value
+        let other: ArrayRef = Arc::new(UInt64Array::from(vec![7, 8]));
+        let (l, r) = encode_pair(&[ids], &[other]).unwrap();
+        let g = Grouping::new(&l);
+        assert_eq!(g.probe(&r, 0), Some(2));
+        assert_eq!(g.probe(&r, 1), None);
+
+        let org: ArrayRef = Arc::new(StringArray::from(vec!["a", "a", "b"]));
+        let person: ArrayRef = Arc::new(StringArray::from(vec!["x", "y", "x"]));
+        let keys = encode(&[org, person]).unwrap();
+        assert_eq!(Grouping::new(&keys).num_groups(), 3);
+    }
+}

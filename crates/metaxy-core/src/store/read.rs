@@ -1,0 +1,140 @@
+//! `read`: the latest row of every sample of the current feature version (reference 4.4).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use arrow_array::RecordBatch;
+
+use super::{MetadataStore, ReadOptions, dedup};
+use crate::backend::{AccessMode, ScanRequest};
+use crate::batches;
+use crate::columns::{DELETED_AT, FEATURE_VERSION, UPDATED_AT};
+use crate::error::{Error, Result};
+use crate::filter::{Expr, Scalar};
+use crate::key::{FeatureKey, IntoFeatureKey};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl MetadataStore {
+    /// Reads a feature's metadata: by default the latest row of every sample written under
+    /// the current feature version, soft-deleted samples hidden, filters applied after that.
+    /// Falls through to the fallback stores when this store has no table for the feature.
+    pub async fn read(&self, key: impl IntoFeatureKey, options: ReadOptions) -> Result<RecordBatch> {
+        self.require_open()?;
+        let key = key.into_feature_key()?;
+        self.read_key(key, options).await
+    }
+
+    pub(super) fn read_key(&self, key: FeatureKey, options: ReadOptions) -> BoxFuture<'_, Result<RecordBatch>> {
+        Box::pin(async move {
+            if let Some(batch) = self.read_local(&key, &options).await? {
+                return Ok(batch);
+            }
+            if options.allow_fallback {
+                for fb in self.fallbacks() {
+                    let _guard = fb.open(AccessMode::Read).await?;
+                    match fb.read_key(key.clone(), options.clone()).await {
+                        Ok(batch) => return Ok(batch),
+                        Err(Error::FeatureNotFound { .. }) => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            let fallbacks = if options.allow_fallback && !self.fallbacks().is_empty() {
+                " or its fallback stores"
+            } else {
+                ""
+            };
+            Err(Error::FeatureNotFound {
+                key: key.to_string(),
+                location: format!(
+                    "in store {}{fallbacks}; nothing has been written for it yet",
+                    self.display()
+                ),
+            })
+        })
+    }
+
+    /// Reads from this store only; `None` when it has no table for the feature.
+    pub(super) async fn read_local(&self, key: &FeatureKey, options: &ReadOptions) -> Result<Option<RecordBatch>> {
+        let table = key.table_name();
+        if key.is_system() {
+            let filter = Expr::conjunction(options.filters.iter().cloned());
+            let request = ScanRequest {
+                columns: options.columns.clone(),
+                filter,
+            };
+            return self.backend().scan(&table, &request).await;
+        }
+        if options.feature_version.is_some() && !options.with_feature_history {
+            return Err(Error::InvalidArgument(
+                "reading a specific feature_version requires with_feature_history".into(),
+            ));
+        }
+        let graph = self.graph();
+        let spec = graph.spec(key)?;
+        let id_columns = &spec.id_columns;
+
+        // Pre-dedup filter: the feature version, plus user conjuncts on id columns only (a
+        // sample's rows share their ids, so filtering them before dedup changes nothing).
+        let mut scan_filters: Vec<Expr> = Vec::new();
+        let version = match &options.feature_version {
+            Some(v) => Some(v.clone()),
+            None if !options.with_feature_history => Some(graph.feature_version(key)?.to_string()),
+            None => None,
+        };
+        if let Some(v) = version {
+            scan_filters.push(Expr::column_eq(FEATURE_VERSION, Scalar::Str(v)));
+        }
+        let mut post_filters: Vec<Expr> = Vec::new();
+        for f in &options.filters {
+            for conjunct in f.conjuncts() {
+                if conjunct.columns().iter().all(|c| id_columns.contains(c)) {
+                    scan_filters.push(conjunct.clone());
+                } else {
+                    post_filters.push(conjunct.clone());
+                }
+            }
+        }
+        let columns = options.columns.as_ref().map(|requested| {
+            let mut needed: Vec<String> = requested.clone();
+            let extra = id_columns
+                .iter()
+                .cloned()
+                .chain([UPDATED_AT.to_string(), DELETED_AT.to_string()])
+                .chain(post_filters.iter().flat_map(|f| f.columns()));
+            for c in extra {
+                if !needed.contains(&c) {
+                    needed.push(c);
+                }
+            }
+            needed
+        });
+        let request = ScanRequest {
+            columns,
+            filter: Expr::conjunction(scan_filters),
+        };
+        let Some(mut batch) = self.backend().scan(&table, &request).await? else {
+            return Ok(None);
+        };
+        if !options.with_sample_history {
+            batch = dedup::keep_latest(&batch, id_columns, &format!("the stored metadata of `{key}`"))?;
+        }
+        if !options.include_soft_deleted && batch.num_rows() > 0 {
+            let live = Expr::IsNull {
+                expr: Box::new(Expr::Column(DELETED_AT.into())),
+                negated: false,
+            };
+            if batch.column_by_name(DELETED_AT).is_some() {
+                batch = live.filter(&batch)?;
+            }
+        }
+        if let Some(f) = Expr::conjunction(post_filters) {
+            batch = f.filter(&batch)?;
+        }
+        if let Some(requested) = &options.columns {
+            batch = batches::project_exact(&batch, requested, &format!("feature `{key}`"))?;
+        }
+        Ok(Some(batch))
+    }
+}

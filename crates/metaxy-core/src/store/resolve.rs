@@ -1,0 +1,285 @@
+//! `resolve_update`: which samples of a feature need (re)computation (reference 4.6).
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, StructArray, UInt32Array, new_null_array};
+use arrow_schema::{DataType, Field, Fields, Schema};
+
+use super::{MetadataStore, ReadOptions, ResolveOptions};
+use crate::columns::{self, DATA_VERSION, DATA_VERSION_BY_FIELD, PROVENANCE, PROVENANCE_BY_FIELD, STALE_FIELDS};
+use crate::engine::{self, CompareInput};
+use crate::error::{Error, Result};
+use crate::filter::Expr;
+use crate::graph::PlanDep;
+use crate::increment::Increment;
+use crate::key::IntoFeatureKey;
+use crate::keys::{self, Grouping};
+
+impl MetadataStore {
+    /// Computes the increment of a feature: the samples that are `new` (never computed under
+    /// the current feature version), `stale` (their upstream changed, or a staleness predicate
+    /// matched) and `orphaned` (their upstream is gone).
+    ///
+    /// Upstream features are read from this store or its fallbacks; a missing *optional*
+    /// upstream counts as empty. Root features need `options.samples`.
+    pub async fn resolve_update(&self, key: impl IntoFeatureKey, options: ResolveOptions) -> Result<Increment> {
+        self.require_open()?;
+        let key = key.into_feature_key()?;
+        if key.is_system() {
+            return Err(Error::SystemTable {
+                key: key.to_string(),
+                operation: "resolve_update".into(),
+            });
+        }
+        let graph = self.graph();
+        let spec = graph.spec(&key)?.clone();
+        let plan = graph.plan(&key)?.clone();
+        let hash = self.hash_settings();
+
+        let own: Vec<Expr> = options.filters.get(&key).cloned().unwrap_or_default();
+        let target_side: Vec<Expr> = own
+            .iter()
+            .chain(&options.global_filters)
+            .chain(&options.target_filters)
+            .cloned()
+            .collect();
+        let predicate = Expr::disjunction(options.staleness_predicates.iter().cloned());
+
+        // the stored side: ids, join columns, versions and whatever predicates look at
+        let mut cur_columns: Vec<String> = Vec::new();
+        let wanted = spec
+            .id_columns
+            .iter()
+            .chain(&plan.join_columns)
+            .cloned()
+            .chain(columns::VERSIONING_COLUMNS.iter().map(|c| c.to_string()))
+            .chain(predicate.iter().flat_map(|p| p.columns()));
+        for c in wanted {
+            if !cur_columns.contains(&c) {
+                cur_columns.push(c);
+            }
+        }
+        let current = self
+            .read_local(
+                &key,
+                &ReadOptions {
+                    filters: target_side.clone(),
+                    columns: Some(cur_columns),
+                    allow_fallback: false,
+                    ..ReadOptions::default()
+                },
+            )
+            .await?;
+
+        let expected = match &options.samples {
+            Some(samples) => {
+                let mut e = engine::samples_frame(&spec, samples, hash)?;
+                for f in &target_side {
+                    e = f.filter(&e)?;
+                }
+                e
+            }
+            None => {
+                if plan.deps.is_empty() {
+                    return Err(Error::InvalidArgument(format!(
+                        "`{key}` is a root feature: resolve_update needs the samples \
+                         (ResolveOptions::samples with `{PROVENANCE_BY_FIELD}`), because root \
+                         provenance comes from the caller"
+                    )));
+                }
+                let mut upstreams = Vec::with_capacity(plan.deps.len());
+                for dep in &plan.deps {
+                    let upstream = &dep.dep.feature;
+                    let filters: Vec<Expr> = options
+                        .filters
+                        .get(upstream)
+                        .into_iter()
+                        .flatten()
+                        .chain(&options.global_filters)
+                        .cloned()
+                        .collect();
+                    let read = ReadOptions {
+                        filters,
+                        columns: upstream_columns(dep),
+                        ..ReadOptions::default()
+                    };
+                    match self.read_key(upstream.clone(), read).await {
+                        Ok(b) => upstreams.push(b),
+                        Err(Error::FeatureNotFound { .. }) if dep.dep.optional => {
+                            upstreams.push(empty_upstream(dep))
+                        }
+                        Err(Error::FeatureNotFound { key: missing, location }) => {
+                            return Err(Error::FeatureNotFound {
+                                key: missing,
+                                location: format!(
+                                    "{location} (it is an upstream of `{key}`: write it first, or \
+                                     mark the dependency optional)"
+                                ),
+                            });
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                let e = engine::expected_frame(&spec, &plan, upstreams, hash)?;
+                restrict_to_target(e, &options.target_filters, current.as_ref(), &plan.join_columns, &key.to_string())?
+            }
+        };
+
+        if options.skip_comparison {
+            let stale_schema = {
+                let mut fields: Vec<Field> = expected.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+                fields.push(Field::new(STALE_FIELDS, engine::stale_fields_type(), false));
+                Arc::new(Schema::new(fields))
+            };
+            return Ok(Increment {
+                stale: RecordBatch::new_empty(stale_schema),
+                orphaned: RecordBatch::new_empty(expected.schema()),
+                new: expected,
+            });
+        }
+        let field_keys: Vec<String> = spec.fields.iter().map(|f| f.key.to_struct_key()).collect();
+        engine::compare(
+            CompareInput {
+                feature: &key.to_string(),
+                join_columns: &plan.join_columns,
+                collapse: plan.has_expansion(),
+                predicate: predicate.as_ref(),
+                field_keys: &field_keys,
+            },
+            expected,
+            current,
+        )
+    }
+}
+
+/// The upstream columns a dependency needs (`None`: all, when it selects nothing).
+fn upstream_columns(dep: &PlanDep) -> Option<Vec<String>> {
+    let select = dep.dep.select.as_ref()?;
+    let back = |post: &String| -> String {
+        dep.dep
+            .rename
+            .iter()
+            .flatten()
+            .find(|(_, new)| new == post)
+            .map(|(old, _)| old.clone())
+            .unwrap_or_else(|| post.clone())
+    };
+    let filter_columns: Vec<String> = dep
+        .dep
+        .filters
+        .iter()
+        .flatten()
+        .filter_map(|f| Expr::parse(f).ok())
+        .flat_map(|e| e.columns())
+        .collect();
+    let mut cols: Vec<String> = Vec::new();
+    let all = select
+        .iter()
+        .map(back)
+        .chain(dep.upstream_id_columns.iter().cloned())
+        .chain(dep.input_id_columns.iter().map(back))
+        .chain(filter_columns.iter().map(back))
+        .chain(dep.dep.rename.iter().flatten().map(|(old, _)| old.clone()))
+        .chain([DATA_VERSION_BY_FIELD.to_string()]);
+    for c in all {
+        if !cols.contains(&c) {
+            cols.push(c);
+        }
+    }
+    Some(cols)
+}
+
+/// An empty frame standing in for a missing optional upstream table.
+fn empty_upstream(dep: &PlanDep) -> RecordBatch {
+    let mut names: Vec<String> = Vec::new();
+    let back = |post: &String| -> String {
+        dep.dep
+            .rename
+            .iter()
+            .flatten()
+            .find(|(_, new)| new == post)
+            .map(|(old, _)| old.clone())
+            .unwrap_or_else(|| post.clone())
+    };
+    let candidates = dep
+        .upstream_id_columns
+        .iter()
+        .cloned()
+        .chain(dep.input_id_columns.iter().map(back))
+        .chain(dep.dep.select.iter().flatten().map(back))
+        .chain(dep.dep.rename.iter().flatten().map(|(old, _)| old.clone()))
+        .chain(
+            dep.dep
+                .filters
+                .iter()
+                .flatten()
+                .filter_map(|f| Expr::parse(f).ok())
+                .flat_map(|e| e.columns())
+                .map(|c| back(&c)),
+        );
+    for c in candidates {
+        if !names.contains(&c) {
+            names.push(c);
+        }
+    }
+    let mut fields: Vec<Field> = names.iter().map(|n| Field::new(n, DataType::Null, true)).collect();
+    let mut arrays: Vec<ArrayRef> = names.iter().map(|_| new_null_array(&DataType::Null, 0)).collect();
+    let struct_fields: Fields = dep
+        .upstream_fields
+        .iter()
+        .map(|f| Field::new(f.to_struct_key(), DataType::Utf8, true))
+        .collect();
+    let dv = StructArray::new_empty_fields(0, None);
+    let dv: ArrayRef = if struct_fields.is_empty() {
+        Arc::new(dv)
+    } else {
+        new_null_array(&DataType::Struct(struct_fields), 0)
+    };
+    for name in [DATA_VERSION_BY_FIELD, PROVENANCE_BY_FIELD] {
+        fields.push(Field::new(name, dv.data_type().clone(), true));
+        arrays.push(dv.clone());
+    }
+    for name in [PROVENANCE, DATA_VERSION] {
+        fields.push(Field::new(name, DataType::Utf8, true));
+        arrays.push(new_null_array(&DataType::Utf8, 0));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .unwrap_or_else(|_| RecordBatch::new_empty(Arc::new(Schema::empty())))
+}
+
+/// Our deviation from Metaxy: target filters restrict the expected side too. A filter whose
+/// columns all exist in the expected frame is evaluated there; otherwise expected samples
+/// are kept only where the (filtered) stored side has them.
+fn restrict_to_target(
+    expected: RecordBatch,
+    target_filters: &[Expr],
+    current: Option<&RecordBatch>,
+    join_columns: &[String],
+    feature: &str,
+) -> Result<RecordBatch> {
+    if target_filters.is_empty() {
+        return Ok(expected);
+    }
+    let (local, stored_only): (Vec<&Expr>, Vec<&Expr>) = target_filters
+        .iter()
+        .partition(|f| f.columns().iter().all(|c| expected.column_by_name(c).is_some()));
+    let mut expected = expected;
+    if let Some(f) = Expr::conjunction(local.into_iter().cloned()) {
+        expected = f.filter(&expected)?;
+    }
+    if stored_only.is_empty() {
+        return Ok(expected);
+    }
+    let Some(current) = current else {
+        return Ok(RecordBatch::new_empty(expected.schema()));
+    };
+    let exp_keys = keys::key_arrays(&expected, join_columns, &format!("the expected frame of `{feature}`"))?;
+    let cur_keys = keys::key_arrays(current, join_columns, &format!("the stored metadata of `{feature}`"))?;
+    let (e, c) = keys::encode_pair(&exp_keys, &cur_keys)?;
+    let grouping = Grouping::new(&c);
+    let keep: UInt32Array = (0..expected.num_rows())
+        .filter(|i| grouping.probe(&e, *i).is_some())
+        .map(|i| i as u32)
+        .collect();
+    Ok(arrow_select::take::take_record_batch(&expected, &keep)?)
+}

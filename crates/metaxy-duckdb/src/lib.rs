@@ -1,0 +1,1 @@
+//! DuckDB backend (work in progress).
