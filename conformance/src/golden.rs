@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, UInt32Array};
 use metaxy_core::store::StoreSettings;
 use metaxy_core::{
-    AccessMode, DeleteOptions, Expr, FeatureGraph, FeatureKey, HashAlgorithm, Increment, MetadataStore,
-    ReadOptions, ResolveOptions, columns,
+    AccessMode, DeleteOptions, Expr, FeatureGraph, FeatureKey, HashAlgorithm, Increment,
+    MetadataStore, ReadOptions, ResolveOptions, columns,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -48,14 +48,18 @@ pub struct CaseConfig {
 
 /// Loads one case file.
 pub fn load_case(path: &Path) -> Result<Case, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let raw: Value = serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let raw: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
     let format = raw.get("format").and_then(Value::as_u64);
     if format != Some(1) {
         return Err(format!(
             "{}: unsupported case format {}; this runner understands format 1",
             path.display(),
-            raw.get("format").map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into())
+            raw.get("format")
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "(missing)".into())
         ));
     }
     serde_json::from_value(raw).map_err(|e| format!("{}: malformed case: {e}", path.display()))
@@ -95,7 +99,10 @@ pub struct Outcome {
 pub async fn run_files(files: &[PathBuf], factory: &dyn BackendFactory) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(files.len());
     for f in files {
-        let fallback_name = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let fallback_name = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let outcome = match load_case(f) {
             Ok(case) => Outcome {
                 name: case.name.clone(),
@@ -112,21 +119,29 @@ pub async fn run_files(files: &[PathBuf], factory: &dyn BackendFactory) -> Vec<O
 }
 
 fn graph_of(case: &Case, graph: &Value, versions: Option<&Value>) -> Result<FeatureGraph, String> {
-    let g = FeatureGraph::from_json(graph, case.config.hash_truncation_length).map_err(|e| format!("graph: {e}"))?;
+    let g = FeatureGraph::from_json(graph, case.config.hash_truncation_length)
+        .map_err(|e| format!("graph: {e}"))?;
     if let Some(Value::Object(expected)) = versions {
         for (key, v) in expected {
             let k = FeatureKey::new(key).map_err(|e| e.to_string())?;
-            let want = v.get("feature_version").and_then(Value::as_str).unwrap_or_default();
+            let want = v
+                .get("feature_version")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let got = g.feature_version(&k).map_err(|e| e.to_string())?;
             if got != want {
-                return Err(format!("feature version of `{key}`: expected {want}, got {got}"));
+                return Err(format!(
+                    "feature version of `{key}`: expected {want}, got {got}"
+                ));
             }
             if let Some(Value::Object(fields)) = v.get("fields") {
                 for (field, want) in fields {
                     let fk = metaxy_core::FieldKey::new(field).map_err(|e| e.to_string())?;
                     let got = g.field_version(&k, &fk).map_err(|e| e.to_string())?;
                     if Some(got) != want.as_str() {
-                        return Err(format!("field version of `{key}.{field}`: expected {want}, got {got}"));
+                        return Err(format!(
+                            "field version of `{key}.{field}`: expected {want}, got {got}"
+                        ));
                     }
                 }
             }
@@ -137,21 +152,38 @@ fn graph_of(case: &Case, graph: &Value, versions: Option<&Value>) -> Result<Feat
 
 /// Runs one case against a fresh backend; `Err` carries the first difference.
 pub async fn run_case(case: &Case, factory: &dyn BackendFactory) -> Result<(), String> {
-    let algorithm: HashAlgorithm = case.config.hash_algorithm.parse().map_err(|e: metaxy_core::Error| e.to_string())?;
+    let algorithm: HashAlgorithm = case
+        .config
+        .hash_algorithm
+        .parse()
+        .map_err(|e: metaxy_core::Error| e.to_string())?;
     let graph = graph_of(case, &case.graph, case.versions.as_ref())?;
-    let backend = factory.fresh().await.map_err(|e| format!("cannot create a {} backend: {e}", factory.name()))?;
+    let backend = factory
+        .fresh()
+        .await
+        .map_err(|e| format!("cannot create a {} backend: {e}", factory.name()))?;
     let settings = StoreSettings {
         hash_algorithm: algorithm,
         ..StoreSettings::default()
     };
     let store = MetadataStore::with_settings(backend, graph, settings);
-    let _open = store.open(AccessMode::Write).await.map_err(|e| e.to_string())?;
+    let _open = store
+        .open(AccessMode::Write)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut last: HashMap<String, Increment> = HashMap::new();
     for (i, step) in case.steps.iter().enumerate() {
         let op = step.get("op").and_then(Value::as_str).unwrap_or("?");
         run_step(case, &store, step, op, &mut last)
             .await
-            .map_err(|e| format!("step {i} ({op}{}): {e}", feature_of(step).map(|f| format!(" {f}")).unwrap_or_default()))?;
+            .map_err(|e| {
+                format!(
+                    "step {i} ({op}{}): {e}",
+                    feature_of(step)
+                        .map(|f| format!(" {f}"))
+                        .unwrap_or_default()
+                )
+            })?;
     }
     Ok(())
 }
@@ -188,9 +220,15 @@ async fn run_step(
             store.set_graph(graph_of(case, graph, step.get("versions"))?);
         }
         "write" => {
-            let rows = step.get("rows").and_then(Value::as_array).ok_or("missing `rows`")?;
+            let rows = step
+                .get("rows")
+                .and_then(Value::as_array)
+                .ok_or("missing `rows`")?;
             let batch = rows_to_batch(rows)?;
-            store.write(feature()?, batch).await.map_err(|e| e.to_string())?;
+            store
+                .write(feature()?, batch)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         "resolve" => {
             let key = feature()?;
@@ -207,7 +245,10 @@ async fn run_step(
             }
             options.global_filters = sql_list(step.get("global_filters"))?;
             options.staleness_predicates = sql_list(step.get("stale_if"))?;
-            let inc = store.resolve_update(key, options).await.map_err(|e| e.to_string())?;
+            let inc = store
+                .resolve_update(key, options)
+                .await
+                .map_err(|e| e.to_string())?;
             let expect = step.get("expect").ok_or("missing `expect`")?;
             for part in ["new", "stale", "orphaned"] {
                 if let Some(Value::Array(rows)) = expect.get(part) {
@@ -230,12 +271,22 @@ async fn run_step(
             let fk = FeatureKey::new(key).map_err(|e| e.to_string())?;
             let spec = graph.spec(&fk).map_err(|e| e.to_string())?;
             let stale = metaxy_core::batches::without_columns(&inc.stale, &[columns::STALE_FIELDS]);
-            let both = metaxy_core::batches::concat_merged(&[inc.new.clone(), stale]).map_err(|e| e.to_string())?;
+            let both = metaxy_core::batches::concat_merged(&[inc.new.clone(), stale])
+                .map_err(|e| e.to_string())?;
             let mut rows = match step.get("expand") {
                 Some(Value::Object(expand)) => {
-                    let column = expand.get("column").and_then(Value::as_str).ok_or("expand needs `column`")?;
-                    let count = expand.get("count").and_then(Value::as_u64).ok_or("expand needs `count`")?;
-                    let parents = dedup_by(&both, &graph.plan(&fk).map_err(|e| e.to_string())?.join_columns)?;
+                    let column = expand
+                        .get("column")
+                        .and_then(Value::as_str)
+                        .ok_or("expand needs `column`")?;
+                    let count = expand
+                        .get("count")
+                        .and_then(Value::as_u64)
+                        .ok_or("expand needs `count`")?;
+                    let parents = dedup_by(
+                        &both,
+                        &graph.plan(&fk).map_err(|e| e.to_string())?.join_columns,
+                    )?;
                     expand_rows(&parents, column, count)?
                 }
                 _ => both,
@@ -255,15 +306,25 @@ async fn run_step(
                 Some(other) => return Err(format!("`filter` must be SQL or null, got {other}")),
             };
             let soft = step.get("soft").and_then(Value::as_bool).unwrap_or(true);
-            let options = if soft { DeleteOptions::soft() } else { DeleteOptions::hard() };
-            store.delete(feature()?, filter, options).await.map_err(|e| e.to_string())?;
+            let options = if soft {
+                DeleteOptions::soft()
+            } else {
+                DeleteOptions::hard()
+            };
+            store
+                .delete(feature()?, filter, options)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         "read" => {
             let batch = store
                 .read(feature()?, ReadOptions::new())
                 .await
                 .map_err(|e| e.to_string())?;
-            let rows = step.get("expect").and_then(Value::as_array).ok_or("missing `expect`")?;
+            let rows = step
+                .get("expect")
+                .and_then(Value::as_array)
+                .ok_or("missing `expect`")?;
             compare_rows("read", rows, &batch)?;
         }
         other => return Err(format!("unknown op `{other}`")),
@@ -279,18 +340,24 @@ fn dedup_by(batch: &RecordBatch, columns: &[String]) -> Result<RecordBatch, Stri
         .iter()
         .enumerate()
         .filter(|(_, r)| {
-            let key: Vec<String> = columns.iter().map(|c| r.get(c).map(|v| v.to_string()).unwrap_or_default()).collect();
+            let key: Vec<String> = columns
+                .iter()
+                .map(|c| r.get(c).map(|v| v.to_string()).unwrap_or_default())
+                .collect();
             seen.insert(key)
         })
         .map(|(i, _)| i as u32)
         .collect();
-    arrow_select::take::take_record_batch(batch, &UInt32Array::from(keep)).map_err(|e| e.to_string())
+    arrow_select::take::take_record_batch(batch, &UInt32Array::from(keep))
+        .map_err(|e| e.to_string())
 }
 
 /// Repeats every row `count` times with `column` = 0..count-1 (a 1:N expansion).
 fn expand_rows(batch: &RecordBatch, column: &str, count: u64) -> Result<RecordBatch, String> {
     let n = batch.num_rows();
-    let idx: UInt32Array = (0..n as u32).flat_map(|i| std::iter::repeat_n(i, count as usize)).collect();
+    let idx: UInt32Array = (0..n as u32)
+        .flat_map(|i| std::iter::repeat_n(i, count as usize))
+        .collect();
     let repeated = arrow_select::take::take_record_batch(batch, &idx).map_err(|e| e.to_string())?;
     let child: ArrayRef = std::sync::Arc::new(Int64Array::from_iter_values(
         (0..n).flat_map(|_| 0..count as i64),
@@ -318,7 +385,11 @@ fn compare_rows(part: &str, expected: &[Value], actual: &RecordBatch) -> Result<
         }
         metaxy_core::canonical_json::to_python_json_sorted(&Value::Object(o))
     };
-    let mut want: Vec<String> = expected.iter().filter_map(Value::as_object).map(project).collect();
+    let mut want: Vec<String> = expected
+        .iter()
+        .filter_map(Value::as_object)
+        .map(project)
+        .collect();
     let mut got: Vec<String> = actual_rows.iter().map(project).collect();
     want.sort();
     got.sort();
@@ -334,8 +405,17 @@ fn compare_rows(part: &str, expected: &[Value], actual: &RecordBatch) -> Result<
     if let Some(x) = extra.first() {
         msg.push_str(&format!("; unexpected {x}"));
     }
-    if actual.num_rows() > 0 && !columns.iter().all(|c| actual.schema().column_with_name(c).is_some()) {
-        let have: Vec<String> = actual.schema().fields().iter().map(|f| f.name().clone()).collect();
+    if actual.num_rows() > 0
+        && !columns
+            .iter()
+            .all(|c| actual.schema().column_with_name(c).is_some())
+    {
+        let have: Vec<String> = actual
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         msg.push_str(&format!(" (result columns: {})", have.join(", ")));
     }
     Err(msg)

@@ -6,7 +6,7 @@
 //!
 //! A backend crate runs the whole suite from one short test file:
 //!
-//! ```ignore
+//! ```text
 //! // crates/metaxy-foo/tests/conformance.rs
 //! struct FooFactory;
 //! #[async_trait::async_trait]
@@ -20,5 +20,6 @@ pub mod backends;
 pub mod factory;
 pub mod golden;
 pub mod rows;
+pub mod suite;
 
 pub use factory::{BackendFactory, MemoryFactory};

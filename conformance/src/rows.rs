@@ -22,7 +22,9 @@ pub fn rows_to_batch(rows: &[Value]) -> Result<RecordBatch, String> {
         .with_batch_size(rows.len().max(1))
         .build_decoder()
         .map_err(|e| e.to_string())?;
-    decoder.serialize(rows).map_err(|e| format!("cannot convert the rows: {e}"))?;
+    decoder
+        .serialize(rows)
+        .map_err(|e| format!("cannot convert the rows: {e}"))?;
     decoder
         .flush()
         .map_err(|e| e.to_string())?

@@ -27,7 +27,10 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -65,6 +68,10 @@ fn main() -> ExitCode {
             }
         }
         println!("{} passed, {failed} failed", outcomes.len() - failed);
-        if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
     })
 }

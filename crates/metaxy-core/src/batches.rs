@@ -20,9 +20,9 @@ fn merge_type(name: &str, a: &DataType, b: &DataType) -> Result<DataType> {
         }
         (DataType::Utf8, DataType::LargeUtf8 | DataType::Utf8View)
         | (DataType::LargeUtf8 | DataType::Utf8View, DataType::Utf8) => Ok(DataType::Utf8),
-        (DataType::Timestamp(ua, ta), DataType::Timestamp(ub, tb)) if ta == tb && ua != ub => {
-            Ok(DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, ta.clone()))
-        }
+        (DataType::Timestamp(ua, ta), DataType::Timestamp(ub, tb)) if ta == tb && ua != ub => Ok(
+            DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, ta.clone()),
+        ),
         _ => Err(Error::InvalidArgument(format!(
             "column `{name}` has type {a} in one batch and {b} in another; write it with one type"
         ))),
@@ -77,7 +77,11 @@ pub fn align_array(array: &ArrayRef, target: &DataType) -> Result<ArrayRef> {
                 .iter()
                 .map(|f| Field::new(f.name(), f.data_type().clone(), true))
                 .collect();
-            Ok(Arc::new(StructArray::try_new(fields, children, s.nulls().cloned())?))
+            Ok(Arc::new(StructArray::try_new(
+                fields,
+                children,
+                s.nulls().cloned(),
+            )?))
         }
         _ => Ok(arrow_cast::cast(array, target)?),
     }
@@ -133,7 +137,8 @@ pub fn project_exact(batch: &RecordBatch, columns: &[String], what: &str) -> Res
         match schema.index_of(c) {
             Ok(i) => indices.push(i),
             Err(_) => {
-                let available: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                let available: Vec<&str> =
+                    schema.fields().iter().map(|f| f.name().as_str()).collect();
                 return Err(Error::InvalidArgument(format!(
                     "{what} has no column `{c}` (available: {})",
                     available.join(", ")
@@ -241,9 +246,18 @@ mod tests {
         .unwrap();
         let merged = concat_merged(&[a, b]).unwrap();
         assert_eq!(merged.num_rows(), 2);
-        let names: Vec<&str> = merged.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
+        let names: Vec<&str> = merged
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
         assert_eq!(names, vec!["id", "pbf", "extra"]);
-        let pbf = merged.column(1).as_any().downcast_ref::<StructArray>().unwrap();
+        let pbf = merged
+            .column(1)
+            .as_any()
+            .downcast_ref::<StructArray>()
+            .unwrap();
         assert_eq!(pbf.num_columns(), 2);
         assert!(pbf.column_by_name("frames").unwrap().is_null(0));
         assert!(merged.column(2).is_null(0));
@@ -251,8 +265,16 @@ mod tests {
 
     #[test]
     fn conflicting_types_are_reported() {
-        let a = RecordBatch::try_from_iter(vec![("x", Arc::new(Int64Array::from(vec![1])) as ArrayRef)]).unwrap();
-        let b = RecordBatch::try_from_iter(vec![("x", Arc::new(StringArray::from(vec!["1"])) as ArrayRef)]).unwrap();
+        let a = RecordBatch::try_from_iter(vec![(
+            "x",
+            Arc::new(Int64Array::from(vec![1])) as ArrayRef,
+        )])
+        .unwrap();
+        let b = RecordBatch::try_from_iter(vec![(
+            "x",
+            Arc::new(StringArray::from(vec!["1"])) as ArrayRef,
+        )])
+        .unwrap();
         let err = concat_merged(&[a, b]).unwrap_err().to_string();
         assert!(err.contains("column `x` has type Int64"), "{err}");
     }

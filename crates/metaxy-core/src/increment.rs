@@ -35,6 +35,10 @@ impl Increment {
 
     /// `(new, stale, orphaned)` row counts.
     pub fn counts(&self) -> (usize, usize, usize) {
-        (self.new.num_rows(), self.stale.num_rows(), self.orphaned.num_rows())
+        (
+            self.new.num_rows(),
+            self.stale.num_rows(),
+            self.orphaned.num_rows(),
+        )
     }
 }

@@ -5,7 +5,9 @@
 //! whose byte strings compare equal exactly when the key values are equal.
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+use arrow_array::types::{
+    Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_row::{RowConverter, Rows, SortField};
 use arrow_schema::DataType;
@@ -35,20 +37,59 @@ fn int_values(a: &ArrayRef) -> Option<Vec<u64>> {
         return None;
     }
     Some(match a.data_type() {
-        DataType::Int64 => a.as_primitive::<Int64Type>().values().iter().map(|v| *v as u64).collect(),
+        DataType::Int64 => a
+            .as_primitive::<Int64Type>()
+            .values()
+            .iter()
+            .map(|v| *v as u64)
+            .collect(),
         DataType::UInt64 => a.as_primitive::<UInt64Type>().values().to_vec(),
-        DataType::Int32 => a.as_primitive::<Int32Type>().values().iter().map(|v| *v as i64 as u64).collect(),
-        DataType::UInt32 => a.as_primitive::<UInt32Type>().values().iter().map(|v| u64::from(*v)).collect(),
-        DataType::Int16 => a.as_primitive::<Int16Type>().values().iter().map(|v| *v as i64 as u64).collect(),
-        DataType::UInt16 => a.as_primitive::<UInt16Type>().values().iter().map(|v| u64::from(*v)).collect(),
-        DataType::Int8 => a.as_primitive::<Int8Type>().values().iter().map(|v| *v as i64 as u64).collect(),
-        DataType::UInt8 => a.as_primitive::<UInt8Type>().values().iter().map(|v| u64::from(*v)).collect(),
+        DataType::Int32 => a
+            .as_primitive::<Int32Type>()
+            .values()
+            .iter()
+            .map(|v| *v as i64 as u64)
+            .collect(),
+        DataType::UInt32 => a
+            .as_primitive::<UInt32Type>()
+            .values()
+            .iter()
+            .map(|v| u64::from(*v))
+            .collect(),
+        DataType::Int16 => a
+            .as_primitive::<Int16Type>()
+            .values()
+            .iter()
+            .map(|v| *v as i64 as u64)
+            .collect(),
+        DataType::UInt16 => a
+            .as_primitive::<UInt16Type>()
+            .values()
+            .iter()
+            .map(|v| u64::from(*v))
+            .collect(),
+        DataType::Int8 => a
+            .as_primitive::<Int8Type>()
+            .values()
+            .iter()
+            .map(|v| *v as i64 as u64)
+            .collect(),
+        DataType::UInt8 => a
+            .as_primitive::<UInt8Type>()
+            .values()
+            .iter()
+            .map(|v| u64::from(*v))
+            .collect(),
         _ => return None,
     })
 }
 
 /// The named columns of `batch`, failing with a message that names the missing one.
-pub(crate) fn key_arrays(batch: &RecordBatch, columns: &[String], what: &str) -> Result<Vec<ArrayRef>> {
+pub(crate) fn key_arrays(
+    batch: &RecordBatch,
+    columns: &[String],
+    what: &str,
+) -> Result<Vec<ArrayRef>> {
     columns
         .iter()
         .map(|c| {
@@ -75,14 +116,20 @@ pub(crate) fn encode(arrays: &[ArrayRef]) -> Result<EncodedKeys> {
     {
         return Ok(EncodedKeys::Int(values));
     }
-    let fields = arrays.iter().map(|a| SortField::new(a.data_type().clone())).collect();
+    let fields = arrays
+        .iter()
+        .map(|a| SortField::new(a.data_type().clone()))
+        .collect();
     let converter = RowConverter::new(fields)?;
     Ok(EncodedKeys::Rows(converter.convert_columns(arrays)?))
 }
 
 /// Encodes two sides' key columns identically so they can be joined. The right side is cast
 /// to the left side's types where they differ.
-pub(crate) fn encode_pair(left: &[ArrayRef], right: &[ArrayRef]) -> Result<(EncodedKeys, EncodedKeys)> {
+pub(crate) fn encode_pair(
+    left: &[ArrayRef],
+    right: &[ArrayRef],
+) -> Result<(EncodedKeys, EncodedKeys)> {
     let mut right_cast = Vec::with_capacity(right.len());
     let mut left_cast = Vec::with_capacity(left.len());
     for (l, r) in left.iter().zip(right) {
@@ -95,7 +142,10 @@ pub(crate) fn encode_pair(left: &[ArrayRef], right: &[ArrayRef]) -> Result<(Enco
     {
         return Ok((EncodedKeys::Int(lv), EncodedKeys::Int(rv)));
     }
-    let fields = left_cast.iter().map(|a| SortField::new(a.data_type().clone())).collect();
+    let fields = left_cast
+        .iter()
+        .map(|a| SortField::new(a.data_type().clone()))
+        .collect();
     let converter = RowConverter::new(fields)?;
     let lr = converter.convert_columns(&left_cast)?;
     let rr = converter.convert_columns(&right_cast)?;
@@ -118,9 +168,13 @@ fn unify_key_types(l: &ArrayRef, r: &ArrayRef) -> Result<(ArrayRef, ArrayRef)> {
         let target = DataType::Int64;
         return Ok((arrow_cast::cast(l, &target)?, arrow_cast::cast(r, &target)?));
     }
-    if matches!(lt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-        && matches!(rt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-    {
+    if matches!(
+        lt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) && matches!(
+        rt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
         let target = DataType::Utf8;
         return Ok((arrow_cast::cast(l, &target)?, arrow_cast::cast(r, &target)?));
     }

@@ -85,4 +85,7 @@ pub use hash::HashAlgorithm;
 pub use increment::Increment;
 pub use key::{FeatureKey, FieldKey, IntoFeatureKey};
 pub use spec::FeatureSpec;
-pub use store::{DeleteOptions, MetadataStore, ReadOptions, ResolveOptions, StoreGuard, StoreSettings, WriteOptions};
+pub use store::{
+    DeleteOptions, MetadataStore, ReadOptions, ResolveOptions, StoreGuard, StoreSettings,
+    WriteOptions,
+};

@@ -86,7 +86,9 @@ impl Backend for MemoryBackend {
         let Some(parts) = tables.get(table) else {
             return Ok(None);
         };
-        Ok(Some(batches::merge_schemas(parts.iter().map(|b| b.schema_ref()))?))
+        Ok(Some(batches::merge_schemas(
+            parts.iter().map(|b| b.schema_ref()),
+        )?))
     }
 
     async fn append(&self, table: &str, batch: RecordBatch, create: bool) -> Result<()> {
@@ -135,7 +137,9 @@ impl Backend for MemoryBackend {
                 let mask = f.evaluate(&batch)?;
                 // keep rows where the filter is not true (false or NULL)
                 let keep = arrow_arith::boolean::not(&arrow_array::BooleanArray::from(
-                    mask.iter().map(|v| Some(v == Some(true))).collect::<Vec<_>>(),
+                    mask.iter()
+                        .map(|v| Some(v == Some(true)))
+                        .collect::<Vec<_>>(),
                 ))?;
                 arrow_select::filter::filter_record_batch(&batch, &keep)?
             }

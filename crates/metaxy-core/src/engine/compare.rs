@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{ListBuilder, StringBuilder};
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, StructArray, UInt32Array};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, RecordBatch, StringArray, StructArray, UInt32Array,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::hashing::{FieldValues, as_struct, field_values};
@@ -35,13 +37,24 @@ pub fn stale_fields_type() -> DataType {
 }
 
 fn stale_schema(expected: &SchemaRef) -> SchemaRef {
-    let mut fields: Vec<Field> = expected.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = expected
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     fields.push(Field::new(STALE_FIELDS, stale_fields_type(), false));
-    Arc::new(Schema::new_with_metadata(fields, expected.metadata().clone()))
+    Arc::new(Schema::new_with_metadata(
+        fields,
+        expected.metadata().clone(),
+    ))
 }
 
 /// Compares; `current` is `None` when the feature has no table (everything is new).
-pub(crate) fn compare(input: CompareInput<'_>, expected: RecordBatch, current: Option<RecordBatch>) -> Result<Increment> {
+pub(crate) fn compare(
+    input: CompareInput<'_>,
+    expected: RecordBatch,
+    current: Option<RecordBatch>,
+) -> Result<Increment> {
     let stale_schema = stale_schema(expected.schema_ref());
     let Some(current) = current else {
         let orphan_cols: Vec<String> = input
@@ -50,7 +63,8 @@ pub(crate) fn compare(input: CompareInput<'_>, expected: RecordBatch, current: O
             .cloned()
             .chain([PROVENANCE_BY_FIELD.to_string(), PROVENANCE.to_string()])
             .collect();
-        let orphaned = batches::project_existing(&RecordBatch::new_empty(expected.schema()), &orphan_cols)?;
+        let orphaned =
+            batches::project_existing(&RecordBatch::new_empty(expected.schema()), &orphan_cols)?;
         return Ok(Increment {
             new: expected,
             stale: RecordBatch::new_empty(stale_schema),
@@ -115,14 +129,21 @@ pub(crate) fn compare(input: CompareInput<'_>, expected: RecordBatch, current: O
         &arrow_array::RecordBatchOptions::new().with_row_count(Some(stale_idx.len())),
     )?;
     let orphaned = take_rows(&current, orphan_idx)?;
-    Ok(Increment { new, stale, orphaned })
+    Ok(Increment {
+        new,
+        stale,
+        orphaned,
+    })
 }
 
 fn take_rows(batch: &RecordBatch, idx: Vec<u32>) -> Result<RecordBatch> {
     if idx.len() == batch.num_rows() && idx.iter().enumerate().all(|(i, v)| *v as usize == i) {
         return Ok(batch.clone());
     }
-    Ok(arrow_select::take::take_record_batch(batch, &UInt32Array::from(idx))?)
+    Ok(arrow_select::take::take_record_batch(
+        batch,
+        &UInt32Array::from(idx),
+    )?)
 }
 
 fn string_column(batch: &RecordBatch, name: &str, feature: &str) -> Result<StringArray> {
@@ -152,7 +173,9 @@ fn stale_fields(
         .with_field(Arc::new(Field::new_list_field(DataType::Utf8, true)));
     let by_field = |batch: &RecordBatch| -> Result<Option<StructArray>> {
         match batch.column_by_name(PROVENANCE_BY_FIELD) {
-            Some(c) => Ok(Some(as_struct(c, PROVENANCE_BY_FIELD, input.feature)?.clone())),
+            Some(c) => Ok(Some(
+                as_struct(c, PROVENANCE_BY_FIELD, input.feature)?.clone(),
+            )),
             None => Ok(None),
         }
     };
@@ -189,7 +212,11 @@ fn stale_fields(
 /// Collapses child rows to one row per join key, taking each column's first non-null value
 /// (reference: `any_value(ignore_nulls)` per parent for 1:N features).
 fn collapse(current: &RecordBatch, join_columns: &[String], feature: &str) -> Result<RecordBatch> {
-    let arrays = keys::key_arrays(current, join_columns, &format!("the stored metadata of `{feature}`"))?;
+    let arrays = keys::key_arrays(
+        current,
+        join_columns,
+        &format!("the stored metadata of `{feature}`"),
+    )?;
     let enc = keys::encode(&arrays)?;
     let grouping = Grouping::new(&enc);
     if grouping.num_groups() == current.num_rows() {

@@ -90,7 +90,11 @@ impl FieldValues {
 }
 
 /// Downcasts a `*_by_field` column to a struct array, with a message naming the column.
-pub(crate) fn as_struct<'a>(array: &'a ArrayRef, column: &str, feature: &str) -> Result<&'a StructArray> {
+pub(crate) fn as_struct<'a>(
+    array: &'a ArrayRef,
+    column: &str,
+    feature: &str,
+) -> Result<&'a StructArray> {
     array.as_any().downcast_ref::<StructArray>().ok_or_else(|| {
         Error::schema(
             feature,

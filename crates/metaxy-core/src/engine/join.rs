@@ -36,17 +36,27 @@ impl Joined {
     }
 
     /// The join-column values of every output row.
-    pub(crate) fn key_columns(&self, frames: &[RecordBatch], join_columns: &[String]) -> Result<Vec<ArrayRef>> {
+    pub(crate) fn key_columns(
+        &self,
+        frames: &[RecordBatch],
+        join_columns: &[String],
+    ) -> Result<Vec<ArrayRef>> {
         join_columns
             .iter()
             .map(|c| {
                 let sources: Vec<ArrayRef> = frames
                     .iter()
-                    .map(|f| keys::key_arrays(f, std::slice::from_ref(c), "upstream").map(|mut v| v.remove(0)))
+                    .map(|f| {
+                        keys::key_arrays(f, std::slice::from_ref(c), "upstream")
+                            .map(|mut v| v.remove(0))
+                    })
                     .collect::<Result<_>>()?;
                 let typed = unify_types(sources)?;
                 let refs: Vec<&dyn Array> = typed.iter().map(|a| a.as_ref()).collect();
-                Ok(arrow_select::interleave::interleave(&refs, &self.key_source)?)
+                Ok(arrow_select::interleave::interleave(
+                    &refs,
+                    &self.key_source,
+                )?)
             })
             .collect()
     }
@@ -76,7 +86,12 @@ fn unify_types(arrays: Vec<ArrayRef>) -> Result<Vec<ArrayRef>> {
 }
 
 /// Joins `frames` (one per dependency, declaration order) on `join_columns`.
-pub(crate) fn join(frames: &[RecordBatch], optional: &[bool], join_columns: &[String], names: &[String]) -> Result<Joined> {
+pub(crate) fn join(
+    frames: &[RecordBatch],
+    optional: &[bool],
+    join_columns: &[String],
+    names: &[String],
+) -> Result<Joined> {
     let deps = frames.len();
     let mut order: Vec<usize> = (0..deps).filter(|i| !optional[*i]).collect();
     let all_optional = order.is_empty();
@@ -107,7 +122,9 @@ pub(crate) fn join(frames: &[RecordBatch], optional: &[bool], join_columns: &[St
             match grouping.probe(&acc_enc, i) {
                 Some(g) => {
                     matched[g as usize] = true;
-                    for &m in &members[offsets[g as usize] as usize..offsets[g as usize + 1] as usize] {
+                    for &m in
+                        &members[offsets[g as usize] as usize..offsets[g as usize + 1] as usize]
+                    {
                         for &j in &joined_deps {
                             new_rows[j].push(rows[j][i]);
                         }
@@ -153,7 +170,10 @@ pub(crate) fn join(frames: &[RecordBatch], optional: &[bool], join_columns: &[St
     })
 }
 
-fn current_keys(key_arrays: &[Vec<ArrayRef>], key_source: &[(usize, usize)]) -> Result<Vec<ArrayRef>> {
+fn current_keys(
+    key_arrays: &[Vec<ArrayRef>],
+    key_source: &[(usize, usize)],
+) -> Result<Vec<ArrayRef>> {
     let cols = key_arrays.first().map(|k| k.len()).unwrap_or(0);
     (0..cols)
         .map(|c| {

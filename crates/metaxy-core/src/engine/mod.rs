@@ -63,13 +63,21 @@ pub(crate) fn expected_frame(
         .map(|(batch, dep)| upstream::prepare(batch, dep, spec, hash))
         .collect::<Result<Vec<_>>>()?;
     let optional: Vec<bool> = plan.deps.iter().map(|d| d.dep.optional).collect();
-    let names: Vec<String> = plan.deps.iter().map(|d| d.dep.feature.to_string()).collect();
+    let names: Vec<String> = plan
+        .deps
+        .iter()
+        .map(|d| d.dep.feature.to_string())
+        .collect();
     let joined = join::join(&prepared, &optional, &plan.join_columns, &names)?;
 
     let mut fields: Vec<Field> = Vec::new();
     let mut arrays: Vec<ArrayRef> = Vec::new();
     let mut owner: Vec<String> = Vec::new();
-    for (c, a) in plan.join_columns.iter().zip(joined.key_columns(&prepared, &plan.join_columns)?) {
+    for (c, a) in plan
+        .join_columns
+        .iter()
+        .zip(joined.key_columns(&prepared, &plan.join_columns)?)
+    {
         fields.push(Field::new(c, a.data_type().clone(), true));
         arrays.push(a);
         owner.push(String::new());
@@ -120,17 +128,30 @@ pub(crate) fn expected_frame(
 
 /// Turns caller-supplied samples into an expected frame (reference 2.14): the sample hash is
 /// recomputed from `metaxy_provenance_by_field`; data versions default to the provenance.
-pub(crate) fn samples_frame(spec: &FeatureSpec, samples: &RecordBatch, hash: HashSettings) -> Result<RecordBatch> {
+pub(crate) fn samples_frame(
+    spec: &FeatureSpec,
+    samples: &RecordBatch,
+    hash: HashSettings,
+) -> Result<RecordBatch> {
     let feature = spec.key.to_string();
     let sorted = spec.sorted_struct_keys();
     let pbf = samples.column_by_name(PROVENANCE_BY_FIELD).ok_or_else(|| {
         Error::schema(
             &feature,
-            format!("samples need a `{PROVENANCE_BY_FIELD}` column (a struct with one string per field)"),
+            format!(
+                "samples need a `{PROVENANCE_BY_FIELD}` column (a struct with one string per field)"
+            ),
         )
     })?;
     let pbf_struct = hashing::as_struct(pbf, PROVENANCE_BY_FIELD, &feature)?;
-    let prov = sample_hash(pbf_struct, &sorted, PROVENANCE_BY_FIELD, &feature, hash.algorithm, hash.truncation)?;
+    let prov = sample_hash(
+        pbf_struct,
+        &sorted,
+        PROVENANCE_BY_FIELD,
+        &feature,
+        hash.algorithm,
+        hash.truncation,
+    )?;
     let mut batch = batches::without_columns(samples, &columns::UPSTREAM_DROPPED_COLUMNS);
     batch = batches::without_columns(&batch, &[columns::STALE_FIELDS]);
     batch = batches::with_column(&batch, PROVENANCE, Arc::new(prov.clone()))?;
@@ -141,7 +162,14 @@ pub(crate) fn samples_frame(spec: &FeatureSpec, samples: &RecordBatch, hash: Has
         }
         Some(dvbf) if batch.column_by_name(DATA_VERSION).is_none() => {
             let s = hashing::as_struct(&dvbf, DATA_VERSION_BY_FIELD, &feature)?;
-            let dv = sample_hash(s, &sorted, DATA_VERSION_BY_FIELD, &feature, hash.algorithm, hash.truncation)?;
+            let dv = sample_hash(
+                s,
+                &sorted,
+                DATA_VERSION_BY_FIELD,
+                &feature,
+                hash.algorithm,
+                hash.truncation,
+            )?;
             batch = batches::with_column(&batch, DATA_VERSION, Arc::new(dv))?;
         }
         Some(_) => {}

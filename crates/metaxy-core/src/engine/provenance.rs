@@ -9,7 +9,9 @@ use arrow_array::{StringArray, StructArray};
 use rayon::prelude::*;
 
 use super::HashSettings;
-use super::hashing::{FieldValues, HashColumnBuilder, arc, as_struct, build_struct, field_values, sample_hash};
+use super::hashing::{
+    FieldValues, HashColumnBuilder, arc, as_struct, build_struct, field_values, sample_hash,
+};
 use super::join::{Joined, NO_ROW};
 use super::upstream::{dvbf_column, missing_field};
 use crate::columns::PROVENANCE_BY_FIELD;
@@ -47,7 +49,8 @@ pub(super) fn compute(
                 .column_by_name(&col)
                 .ok_or_else(|| Error::schema(&feature, format!("missing `{col}`")))?;
             let dv = as_struct(dv, &col, &feature)?;
-            let values = field_values(dv, &p.struct_key)?.ok_or_else(|| missing_field(dep, &p.struct_key, &feature))?;
+            let values = field_values(dv, &p.struct_key)?
+                .ok_or_else(|| missing_field(dep, &p.struct_key, &feature))?;
             resolved.push(Parent {
                 label: format!("|{}|", p.fq_string).into_bytes(),
                 values,
@@ -71,7 +74,12 @@ pub(super) fn compute(
     Ok((by_field, sample))
 }
 
-fn hash_field(prefix: &[u8], parents: &[Parent<'_>], len: usize, hash: HashSettings) -> Result<StringArray> {
+fn hash_field(
+    prefix: &[u8],
+    parents: &[Parent<'_>],
+    len: usize,
+    hash: HashSettings,
+) -> Result<StringArray> {
     let chunks: Vec<(usize, usize)> = (0..len)
         .step_by(CHUNK)
         .map(|start| (start, (start + CHUNK).min(len)))
@@ -87,7 +95,11 @@ fn hash_field(prefix: &[u8], parents: &[Parent<'_>], len: usize, hash: HashSetti
                 for p in parents {
                     buf.extend_from_slice(&p.label);
                     let r = p.rows[row];
-                    let value = if r == NO_ROW { None } else { p.values.get(r as usize) };
+                    let value = if r == NO_ROW {
+                        None
+                    } else {
+                        p.values.get(r as usize)
+                    };
                     match value {
                         Some(v) => buf.extend_from_slice(v.as_bytes()),
                         None if p.optional => {}
@@ -103,12 +115,16 @@ fn hash_field(prefix: &[u8], parents: &[Parent<'_>], len: usize, hash: HashSetti
         })
         .collect::<Result<Vec<_>>>()?;
     if parts.len() == 1 {
-        return parts.into_iter().next().ok_or_else(|| Error::InvalidArgument("empty".into()));
+        return parts
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::InvalidArgument("empty".into()));
     }
     if parts.is_empty() {
         return HashColumnBuilder::new(0, hash.algorithm, hash.truncation).finish();
     }
-    let refs: Vec<&dyn arrow_array::Array> = parts.iter().map(|p| p as &dyn arrow_array::Array).collect();
+    let refs: Vec<&dyn arrow_array::Array> =
+        parts.iter().map(|p| p as &dyn arrow_array::Array).collect();
     let merged = arrow_select::concat::concat(&refs)?;
     merged
         .as_any()

@@ -32,12 +32,20 @@ pub(crate) fn prepare(
     let d = &dep.dep;
     // 1. lifecycle and unused versioning columns out; only the data version feeds downstream.
     let mut drop: Vec<&str> = columns::UPSTREAM_DROPPED_COLUMNS.to_vec();
-    drop.extend([PROVENANCE_BY_FIELD, PROVENANCE, DATA_VERSION, columns::STALE_FIELDS]);
+    drop.extend([
+        PROVENANCE_BY_FIELD,
+        PROVENANCE,
+        DATA_VERSION,
+        columns::STALE_FIELDS,
+    ]);
     let batch = batches::without_columns(&upstream, &drop);
     if batch.column_by_name(DATA_VERSION_BY_FIELD).is_none() {
         return Err(Error::schema(
             &feature,
-            format!("upstream `{}` has no `{DATA_VERSION_BY_FIELD}` column", d.feature),
+            format!(
+                "upstream `{}` has no `{DATA_VERSION_BY_FIELD}` column",
+                d.feature
+            ),
         ));
     }
     // 2. renames: the user's, then the data version column gets the upstream suffix.
@@ -64,7 +72,10 @@ pub(crate) fn prepare(
         && let Some(f) = Expr::parse_all(filters)?
     {
         batch = f.filter(&batch).map_err(|e| {
-            Error::schema(&feature, format!("filter of the dependency on `{}`: {e}", d.feature))
+            Error::schema(
+                &feature,
+                format!("filter of the dependency on `{}`: {e}", d.feature),
+            )
         })?;
     }
     // 4. select: user columns, lineage / id columns, the data version.
@@ -81,7 +92,12 @@ pub(crate) fn prepare(
         }
         keep.push(dv_col.clone());
         batch = batches::project_exact(&batch, &keep, &format!("upstream `{}`", d.feature))
-            .map_err(|e| Error::schema(&feature, format!("select of the dependency on `{}`: {e}", d.feature)))?;
+            .map_err(|e| {
+                Error::schema(
+                    &feature,
+                    format!("select of the dependency on `{}`: {e}", d.feature),
+                )
+            })?;
     }
     // 5. N:1: every row of a group gets the group's aggregated data version.
     if d.lineage.is_aggregation() {
@@ -101,7 +117,11 @@ fn aggregate(
     hash: HashSettings,
 ) -> Result<RecordBatch> {
     let group_cols = &dep.input_id_columns;
-    let group_arrays = keys::key_arrays(&batch, group_cols, &format!("upstream `{}`", dep.dep.feature))?;
+    let group_arrays = keys::key_arrays(
+        &batch,
+        group_cols,
+        &format!("upstream `{}`", dep.dep.feature),
+    )?;
     let encoded = keys::encode(&group_arrays)?;
     let grouping = Grouping::new(&encoded);
     let (offsets, mut members) = grouping.members();
@@ -172,7 +192,9 @@ fn aggregate_field(
         while i < rows.len() {
             // a run of rows with equal order keys is ordered by value (nulls first)
             let mut j = i + 1;
-            while j < rows.len() && order_rows.row(rows[j] as usize) == order_rows.row(rows[i] as usize) {
+            while j < rows.len()
+                && order_rows.row(rows[j] as usize) == order_rows.row(rows[i] as usize)
+            {
                 j += 1;
             }
             run.clear();

@@ -1,7 +1,7 @@
 //! Definition-level versions against the reference's pinned values, and graph validation.
 
 use super::*;
-use crate::spec::{Dep, Field, FeatureSpec, FieldsMapping};
+use crate::spec::{Dep, FeatureSpec, Field, FieldsMapping};
 
 fn key(s: &str) -> FeatureKey {
     FeatureKey::new(s).unwrap()
@@ -28,7 +28,11 @@ fn overview() -> FeatureGraph {
     let faces = FeatureSpec::builder("example/face_detection")
         .id_columns(["video_id"])
         .dep(Dep::on("example/crop"))
-        .field(Field::new("faces").code_version("1").depends_on("example/crop", ["frames"]))
+        .field(
+            Field::new("faces")
+                .code_version("1")
+                .depends_on("example/crop", ["frames"]),
+        )
         .build()
         .unwrap();
     FeatureGraph::new([faces, crop, video]).unwrap()
@@ -50,7 +54,10 @@ fn worked_example_of_the_reference() {
     assert_eq!(g.feature_version(&f).unwrap(), "f1526ee0");
     assert_eq!(g.code_version(&v).unwrap(), "7957714b");
     assert_eq!(
-        g.topological_order().iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+        g.topological_order()
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>(),
         vec!["example/video", "example/crop", "example/face_detection"]
     );
     assert_eq!(g.downstream_of(&[v.clone()]), vec![c, f]);
@@ -70,10 +77,20 @@ fn other_pinned_values() {
         .build()
         .unwrap();
     let g = FeatureGraph::new([t, p]).unwrap();
-    assert_eq!(g.field_version(&key("test/feature"), &field("default")).unwrap(), "8bcff601");
+    assert_eq!(
+        g.field_version(&key("test/feature"), &field("default"))
+            .unwrap(),
+        "8bcff601"
+    );
     assert_eq!(g.feature_version(&key("test/feature")).unwrap(), "d26937b1");
-    assert_eq!(g.field_version(&key("parent"), &field("field1")).unwrap(), "86c9112b");
-    assert_eq!(g.field_version(&key("parent"), &field("field2")).unwrap(), "d3d95402");
+    assert_eq!(
+        g.field_version(&key("parent"), &field("field1")).unwrap(),
+        "86c9112b"
+    );
+    assert_eq!(
+        g.field_version(&key("parent"), &field("field2")).unwrap(),
+        "d3d95402"
+    );
     assert_eq!(g.feature_version(&key("parent")).unwrap(), "9a7207d5");
     assert_eq!(g.spec_version(&key("test/feature")).unwrap(), "a5eea973");
 }
@@ -93,7 +110,11 @@ fn field_level_isolation_of_versions() {
         })
         .collect();
     let g2 = FeatureGraph::new(specs).unwrap();
-    for (k, changes) in [("example/video", true), ("example/crop", true), ("example/face_detection", false)] {
+    for (k, changes) in [
+        ("example/video", true),
+        ("example/crop", true),
+        ("example/face_detection", false),
+    ] {
         assert_eq!(
             g1.feature_version(&key(k)).unwrap() != g2.feature_version(&key(k)).unwrap(),
             changes,
@@ -107,7 +128,10 @@ fn plans_resolve_field_parents_and_join_columns() {
     let g = overview();
     let plan = g.plan(&key("example/face_detection")).unwrap();
     assert_eq!(plan.join_columns, vec!["video_id".to_string()]);
-    let parents: Vec<&str> = plan.field_parents[0].iter().map(|p| p.fq_string.as_str()).collect();
+    let parents: Vec<&str> = plan.field_parents[0]
+        .iter()
+        .map(|p| p.fq_string.as_str())
+        .collect();
     assert_eq!(parents, vec!["example/crop.frames"]);
     let plan = g.plan(&key("example/crop")).unwrap();
     assert_eq!(plan.field_parents[0][0].fq_string, "example/video.audio");
@@ -117,7 +141,13 @@ fn plans_resolve_field_parents_and_join_columns() {
 #[test]
 fn invalid_graphs_are_rejected_with_clear_errors() {
     let root = |k: &str| FeatureSpec::builder(k).id_columns(["id"]).build().unwrap();
-    let dep = |k: &str, on: &str| FeatureSpec::builder(k).id_columns(["id"]).dep(Dep::on(on)).build().unwrap();
+    let dep = |k: &str, on: &str| {
+        FeatureSpec::builder(k)
+            .id_columns(["id"])
+            .dep(Dep::on(on))
+            .build()
+            .unwrap()
+    };
 
     let e = FeatureGraph::new([dep("a", "b"), dep("b", "c"), dep("c", "a")]).unwrap_err();
     assert!(matches!(e, Error::CyclicGraph { .. }), "{e}");
@@ -180,7 +210,10 @@ fn json_round_trip_of_a_graph() {
     let g = overview();
     let again = FeatureGraph::from_json(&g.to_json(), Some(8)).unwrap();
     for k in g.topological_order() {
-        assert_eq!(g.feature_version(k).unwrap(), again.feature_version(k).unwrap());
+        assert_eq!(
+            g.feature_version(k).unwrap(),
+            again.feature_version(k).unwrap()
+        );
     }
     assert_eq!(g.project_version(), again.project_version());
     assert_eq!(FeatureGraph::new([]).unwrap().project_version(), "empty");

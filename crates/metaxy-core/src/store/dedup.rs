@@ -25,7 +25,11 @@ fn micros(batch: &RecordBatch, name: &str) -> Result<Option<ArrayRef>> {
 }
 
 /// The latest row of every group of `id_columns`.
-pub(crate) fn keep_latest(batch: &RecordBatch, id_columns: &[String], what: &str) -> Result<RecordBatch> {
+pub(crate) fn keep_latest(
+    batch: &RecordBatch,
+    id_columns: &[String],
+    what: &str,
+) -> Result<RecordBatch> {
     if batch.num_rows() <= 1 {
         return Ok(batch.clone());
     }
@@ -37,8 +41,12 @@ pub(crate) fn keep_latest(batch: &RecordBatch, id_columns: &[String], what: &str
     }
     let updated = micros(batch, UPDATED_AT)?;
     let deleted = micros(batch, DELETED_AT)?;
-    let updated = updated.as_ref().map(|a| a.as_primitive::<TimestampMicrosecondType>());
-    let deleted = deleted.as_ref().map(|a| a.as_primitive::<TimestampMicrosecondType>());
+    let updated = updated
+        .as_ref()
+        .map(|a| a.as_primitive::<TimestampMicrosecondType>());
+    let deleted = deleted
+        .as_ref()
+        .map(|a| a.as_primitive::<TimestampMicrosecondType>());
     let prov = batch
         .column_by_name(PROVENANCE)
         .and_then(|c| arrow_cast::cast(c, &DataType::Utf8).ok());
@@ -59,5 +67,8 @@ pub(crate) fn keep_latest(batch: &RecordBatch, id_columns: &[String], what: &str
         }
     }
     best.sort_unstable();
-    Ok(arrow_select::take::take_record_batch(batch, &UInt32Array::from(best))?)
+    Ok(arrow_select::take::take_record_batch(
+        batch,
+        &UInt32Array::from(best),
+    )?)
 }

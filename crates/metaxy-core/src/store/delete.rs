@@ -19,7 +19,12 @@ impl MetadataStore {
     ///
     /// Unlike Metaxy, a tombstone keeps the feature version of the row it deletes, so deleting
     /// rows of an old version with `with_feature_history` never hides the current version.
-    pub async fn delete(&self, key: impl IntoFeatureKey, filter: Option<Expr>, options: DeleteOptions) -> Result<u64> {
+    pub async fn delete(
+        &self,
+        key: impl IntoFeatureKey,
+        filter: Option<Expr>,
+        options: DeleteOptions,
+    ) -> Result<u64> {
         self.require_write()?;
         let key = key.into_feature_key()?;
         let table = key.table_name();
@@ -52,7 +57,14 @@ impl MetadataStore {
                 materialization_id: None,
                 preserve_feature_version: true,
             };
-            let tombstones = self.prepare_write(&graph, spec, rows, &write, transaction_timestamp(), WriteKind::Tombstone)?;
+            let tombstones = self.prepare_write(
+                &graph,
+                spec,
+                rows,
+                &write,
+                transaction_timestamp(),
+                WriteKind::Tombstone,
+            )?;
             let n = tombstones.num_rows() as u64;
             self.backend().append(&table, tombstones, true).await?;
             return Ok(n);
@@ -63,7 +75,9 @@ impl MetadataStore {
             let fv = graph.feature_version(&key)?.to_string();
             filters.insert(0, Expr::column_eq(FEATURE_VERSION, Scalar::Str(fv)));
         }
-        self.backend().delete(&table, Expr::conjunction(filters).as_ref()).await
+        self.backend()
+            .delete(&table, Expr::conjunction(filters).as_ref())
+            .await
     }
 
     /// Drops every row of the feature in this store (its table is removed); write mode.

@@ -112,7 +112,11 @@ impl MetadataStore {
     }
 
     /// A store with explicit settings.
-    pub fn with_settings(backend: Arc<dyn Backend>, graph: FeatureGraph, settings: StoreSettings) -> Self {
+    pub fn with_settings(
+        backend: Arc<dyn Backend>,
+        graph: FeatureGraph,
+        settings: StoreSettings,
+    ) -> Self {
         MetadataStore {
             inner: Arc::new(Inner {
                 backend,
@@ -146,13 +150,21 @@ impl MetadataStore {
                 ));
             }
         }
-        *self.inner.fallbacks.write().unwrap_or_else(|p| p.into_inner()) = fallbacks;
+        *self
+            .inner
+            .fallbacks
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = fallbacks;
         Ok(self)
     }
 
     /// The fallback stores, in order.
     pub fn fallbacks(&self) -> Vec<MetadataStore> {
-        self.inner.fallbacks.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .fallbacks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The backend.
@@ -167,7 +179,11 @@ impl MetadataStore {
 
     /// The current feature graph.
     pub fn graph(&self) -> Arc<FeatureGraph> {
-        self.inner.graph.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .graph
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Replaces the feature graph (e.g. after a code-version bump); stored data is kept.
@@ -239,7 +255,11 @@ impl MetadataStore {
     }
 
     /// Whether this store has a table for the feature (`check_fallback`: or a fallback has).
-    pub async fn has_feature(&self, key: impl IntoFeatureKey, check_fallback: bool) -> Result<bool> {
+    pub async fn has_feature(
+        &self,
+        key: impl IntoFeatureKey,
+        check_fallback: bool,
+    ) -> Result<bool> {
         self.require_open()?;
         let key = key.into_feature_key()?;
         if self.inner.backend.table_exists(&key.table_name()).await? {

@@ -19,13 +19,21 @@ impl MetadataStore {
     /// Reads a feature's metadata: by default the latest row of every sample written under
     /// the current feature version, soft-deleted samples hidden, filters applied after that.
     /// Falls through to the fallback stores when this store has no table for the feature.
-    pub async fn read(&self, key: impl IntoFeatureKey, options: ReadOptions) -> Result<RecordBatch> {
+    pub async fn read(
+        &self,
+        key: impl IntoFeatureKey,
+        options: ReadOptions,
+    ) -> Result<RecordBatch> {
         self.require_open()?;
         let key = key.into_feature_key()?;
         self.read_key(key, options).await
     }
 
-    pub(super) fn read_key(&self, key: FeatureKey, options: ReadOptions) -> BoxFuture<'_, Result<RecordBatch>> {
+    pub(super) fn read_key(
+        &self,
+        key: FeatureKey,
+        options: ReadOptions,
+    ) -> BoxFuture<'_, Result<RecordBatch>> {
         Box::pin(async move {
             if let Some(batch) = self.read_local(&key, &options).await? {
                 return Ok(batch);
@@ -56,7 +64,11 @@ impl MetadataStore {
     }
 
     /// Reads from this store only; `None` when it has no table for the feature.
-    pub(super) async fn read_local(&self, key: &FeatureKey, options: &ReadOptions) -> Result<Option<RecordBatch>> {
+    pub(super) async fn read_local(
+        &self,
+        key: &FeatureKey,
+        options: &ReadOptions,
+    ) -> Result<Option<RecordBatch>> {
         let table = key.table_name();
         if key.is_system() {
             let filter = Expr::conjunction(options.filters.iter().cloned());
@@ -118,7 +130,11 @@ impl MetadataStore {
             return Ok(None);
         };
         if !options.with_sample_history {
-            batch = dedup::keep_latest(&batch, id_columns, &format!("the stored metadata of `{key}`"))?;
+            batch = dedup::keep_latest(
+                &batch,
+                id_columns,
+                &format!("the stored metadata of `{key}`"),
+            )?;
         }
         if !options.include_soft_deleted && batch.num_rows() > 0 {
             let live = Expr::IsNull {

@@ -6,7 +6,9 @@ use arrow_array::{ArrayRef, RecordBatch, StructArray, UInt32Array, new_null_arra
 use arrow_schema::{DataType, Field, Fields, Schema};
 
 use super::{MetadataStore, ReadOptions, ResolveOptions};
-use crate::columns::{self, DATA_VERSION, DATA_VERSION_BY_FIELD, PROVENANCE, PROVENANCE_BY_FIELD, STALE_FIELDS};
+use crate::columns::{
+    self, DATA_VERSION, DATA_VERSION_BY_FIELD, PROVENANCE, PROVENANCE_BY_FIELD, STALE_FIELDS,
+};
 use crate::engine::{self, CompareInput};
 use crate::error::{Error, Result};
 use crate::filter::Expr;
@@ -22,7 +24,11 @@ impl MetadataStore {
     ///
     /// Upstream features are read from this store or its fallbacks; a missing *optional*
     /// upstream counts as empty. Root features need `options.samples`.
-    pub async fn resolve_update(&self, key: impl IntoFeatureKey, options: ResolveOptions) -> Result<Increment> {
+    pub async fn resolve_update(
+        &self,
+        key: impl IntoFeatureKey,
+        options: ResolveOptions,
+    ) -> Result<Increment> {
         self.require_open()?;
         let key = key.into_feature_key()?;
         if key.is_system() {
@@ -108,7 +114,10 @@ impl MetadataStore {
                         Err(Error::FeatureNotFound { .. }) if dep.dep.optional => {
                             upstreams.push(empty_upstream(dep))
                         }
-                        Err(Error::FeatureNotFound { key: missing, location }) => {
+                        Err(Error::FeatureNotFound {
+                            key: missing,
+                            location,
+                        }) => {
                             return Err(Error::FeatureNotFound {
                                 key: missing,
                                 location: format!(
@@ -121,13 +130,24 @@ impl MetadataStore {
                     }
                 }
                 let e = engine::expected_frame(&spec, &plan, upstreams, hash)?;
-                restrict_to_target(e, &options.target_filters, current.as_ref(), &plan.join_columns, &key.to_string())?
+                restrict_to_target(
+                    e,
+                    &options.target_filters,
+                    current.as_ref(),
+                    &plan.join_columns,
+                    &key.to_string(),
+                )?
             }
         };
 
         if options.skip_comparison {
             let stale_schema = {
-                let mut fields: Vec<Field> = expected.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+                let mut fields: Vec<Field> = expected
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
                 fields.push(Field::new(STALE_FIELDS, engine::stale_fields_type(), false));
                 Arc::new(Schema::new(fields))
             };
@@ -222,8 +242,14 @@ fn empty_upstream(dep: &PlanDep) -> RecordBatch {
             names.push(c);
         }
     }
-    let mut fields: Vec<Field> = names.iter().map(|n| Field::new(n, DataType::Null, true)).collect();
-    let mut arrays: Vec<ArrayRef> = names.iter().map(|_| new_null_array(&DataType::Null, 0)).collect();
+    let mut fields: Vec<Field> = names
+        .iter()
+        .map(|n| Field::new(n, DataType::Null, true))
+        .collect();
+    let mut arrays: Vec<ArrayRef> = names
+        .iter()
+        .map(|_| new_null_array(&DataType::Null, 0))
+        .collect();
     let struct_fields: Fields = dep
         .upstream_fields
         .iter()
@@ -260,9 +286,11 @@ fn restrict_to_target(
     if target_filters.is_empty() {
         return Ok(expected);
     }
-    let (local, stored_only): (Vec<&Expr>, Vec<&Expr>) = target_filters
-        .iter()
-        .partition(|f| f.columns().iter().all(|c| expected.column_by_name(c).is_some()));
+    let (local, stored_only): (Vec<&Expr>, Vec<&Expr>) = target_filters.iter().partition(|f| {
+        f.columns()
+            .iter()
+            .all(|c| expected.column_by_name(c).is_some())
+    });
     let mut expected = expected;
     if let Some(f) = Expr::conjunction(local.into_iter().cloned()) {
         expected = f.filter(&expected)?;
@@ -273,8 +301,16 @@ fn restrict_to_target(
     let Some(current) = current else {
         return Ok(RecordBatch::new_empty(expected.schema()));
     };
-    let exp_keys = keys::key_arrays(&expected, join_columns, &format!("the expected frame of `{feature}`"))?;
-    let cur_keys = keys::key_arrays(current, join_columns, &format!("the stored metadata of `{feature}`"))?;
+    let exp_keys = keys::key_arrays(
+        &expected,
+        join_columns,
+        &format!("the expected frame of `{feature}`"),
+    )?;
+    let cur_keys = keys::key_arrays(
+        current,
+        join_columns,
+        &format!("the stored metadata of `{feature}`"),
+    )?;
     let (e, c) = keys::encode_pair(&exp_keys, &cur_keys)?;
     let grouping = Grouping::new(&c);
     let keep: UInt32Array = (0..expected.num_rows())

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, StructArray, TimestampMicrosecondArray, new_null_array};
+use arrow_array::{
+    Array, ArrayRef, RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
+    new_null_array,
+};
 use arrow_schema::{DataType, Field, Fields, TimeUnit};
 
 use super::clock::transaction_timestamp;
@@ -36,7 +39,12 @@ impl MetadataStore {
     }
 
     /// [`write`](Self::write) with options.
-    pub async fn write_with(&self, key: impl IntoFeatureKey, batch: RecordBatch, options: WriteOptions) -> Result<u64> {
+    pub async fn write_with(
+        &self,
+        key: impl IntoFeatureKey,
+        batch: RecordBatch,
+        options: WriteOptions,
+    ) -> Result<u64> {
         self.require_write()?;
         let key = key.into_feature_key()?;
         let table = key.table_name();
@@ -47,7 +55,14 @@ impl MetadataStore {
         }
         let graph = self.graph();
         let spec = graph.spec(&key)?;
-        let prepared = self.prepare_write(&graph, spec, batch, &options, transaction_timestamp(), WriteKind::User)?;
+        let prepared = self.prepare_write(
+            &graph,
+            spec,
+            batch,
+            &options,
+            transaction_timestamp(),
+            WriteKind::User,
+        )?;
         let n = prepared.num_rows() as u64;
         self.backend()
             .append(&table, prepared, self.settings().auto_create_tables)
@@ -105,7 +120,14 @@ impl MetadataStore {
         // b. the sample hash, unless given (kept as given, as in Metaxy)
         let prov: ArrayRef = match b.column_by_name(PROVENANCE) {
             Some(_) => cast_column(&b, PROVENANCE, &DataType::Utf8)?,
-            None => Arc::new(sample_hash(&pbf_struct, &sorted, PROVENANCE_BY_FIELD, &feature, hash.algorithm, hash.truncation)?),
+            None => Arc::new(sample_hash(
+                &pbf_struct,
+                &sorted,
+                PROVENANCE_BY_FIELD,
+                &feature,
+                hash.algorithm,
+                hash.truncation,
+            )?),
         };
         b = batches::with_column(&b, PROVENANCE, prov.clone())?;
 
@@ -198,7 +220,12 @@ fn check_ids(b: &RecordBatch, spec: &FeatureSpec, kind: WriteKind) -> Result<()>
 
 /// Checks a `*_by_field` column and normalises its children to `Utf8`: a struct with a
 /// non-null string for every declared field (extra entries are kept).
-pub(crate) fn normalize_by_field(array: &ArrayRef, spec: &FeatureSpec, column: &str, require_all: bool) -> Result<ArrayRef> {
+pub(crate) fn normalize_by_field(
+    array: &ArrayRef,
+    spec: &FeatureSpec,
+    column: &str,
+    require_all: bool,
+) -> Result<ArrayRef> {
     let feature = spec.key.to_string();
     let s = hashing::as_struct(array, column, &feature)?;
     let declared = spec.sorted_struct_keys();
@@ -210,9 +237,17 @@ pub(crate) fn normalize_by_field(array: &ArrayRef, spec: &FeatureSpec, column: &
             format!(
                 "`{column}` has no entry for field(s) {}; it needs one string per declared field ({}), \
                  got {}",
-                missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+                missing
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 declared.join(", "),
-                if present.is_empty() { "none".to_string() } else { present.join(", ") }
+                if present.is_empty() {
+                    "none".to_string()
+                } else {
+                    present.join(", ")
+                }
             ),
         ));
     }
@@ -230,7 +265,10 @@ pub(crate) fn normalize_by_field(array: &ArrayRef, spec: &FeatureSpec, column: &
             child.clone()
         } else {
             arrow_cast::cast(child, &DataType::Utf8).map_err(|e| {
-                Error::schema(&feature, format!("`{column}.{}` cannot be read as text: {e}", f.name()))
+                Error::schema(
+                    &feature,
+                    format!("`{column}.{}` cannot be read as text: {e}", f.name()),
+                )
             })?
         };
         if require_all && declared.contains(f.name()) && child.null_count() > 0 {
@@ -246,7 +284,11 @@ pub(crate) fn normalize_by_field(array: &ArrayRef, spec: &FeatureSpec, column: &
         fields.push(Field::new(f.name(), DataType::Utf8, true));
         children.push(child);
     }
-    Ok(Arc::new(StructArray::try_new(Fields::from(fields), children, s.nulls().cloned())?))
+    Ok(Arc::new(StructArray::try_new(
+        Fields::from(fields),
+        children,
+        s.nulls().cloned(),
+    )?))
 }
 
 /// Data-version filling (reference 2.14): missing → copy of the provenance; present → rows
@@ -292,7 +334,14 @@ fn fill_data_versions(
     let dv: ArrayRef = match b.column_by_name(DATA_VERSION) {
         None => {
             let s = hashing::as_struct(&filled, DATA_VERSION_BY_FIELD, &feature)?;
-            Arc::new(sample_hash(s, &spec.sorted_struct_keys(), DATA_VERSION_BY_FIELD, &feature, hash.algorithm, hash.truncation)?)
+            Arc::new(sample_hash(
+                s,
+                &spec.sorted_struct_keys(),
+                DATA_VERSION_BY_FIELD,
+                &feature,
+                hash.algorithm,
+                hash.truncation,
+            )?)
         }
         Some(_) => {
             let given = cast_column(&b, DATA_VERSION, &DataType::Utf8)?;
@@ -317,7 +366,8 @@ fn cast_column(b: &RecordBatch, name: &str, to: &DataType) -> Result<ArrayRef> {
     if col.data_type() == &DataType::Null {
         return Ok(new_null_array(to, col.len()));
     }
-    arrow_cast::cast(col, to).map_err(|e| Error::InvalidArgument(format!("column `{name}` must be {to}: {e}")))
+    arrow_cast::cast(col, to)
+        .map_err(|e| Error::InvalidArgument(format!("column `{name}` must be {to}: {e}")))
 }
 
 fn constant_string(value: Option<&str>, n: usize) -> ArrayRef {

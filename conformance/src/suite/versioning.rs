@@ -1,0 +1,231 @@
+//! Sample-level versioning values (reference VersioningTests and Appendix A.2).
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, TimestampMicrosecondArray};
+use metaxy_core::{AccessMode, HashAlgorithm, ReadOptions, ResolveOptions, batches, columns};
+use serde_json::json;
+
+use super::*;
+
+/// Crop from Video `{a1, f1}` under every algorithm gives the reference's values.
+pub async fn versioning_hash_algorithms(f: &dyn BackendFactory) {
+    let cases = [
+        (HashAlgorithm::Xxhash64, "15929452", "83395819", "10315265"),
+        (HashAlgorithm::Xxhash32, "21308325", "19636128", "21969759"),
+        (HashAlgorithm::Wyhash, "16945455", "70131134", "57998883"),
+        (HashAlgorithm::Sha256, "e13dd0d9", "5e1844cf", "670ce06e"),
+        (HashAlgorithm::Md5, "0a295188", "983ec111", "3b370e87"),
+    ];
+    for (alg, audio, frames, prov) in cases {
+        let store = store_with(f, video_graph(), alg).await;
+        let _g = store.open(AccessMode::Write).await.unwrap();
+        store
+            .write("example/video", video_rows(&[(1, "a1", "f1")]))
+            .await
+            .unwrap();
+        let inc = store
+            .resolve_update("example/crop", ResolveOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            column(&inc.new, columns::PROVENANCE_BY_FIELD),
+            vec![json!({"audio": audio, "frames": frames})],
+            "{alg}"
+        );
+        assert_eq!(
+            column(&inc.new, columns::PROVENANCE),
+            vec![json!(prov)],
+            "{alg}"
+        );
+        assert_eq!(
+            column(&inc.new, columns::DATA_VERSION),
+            vec![json!(prov)],
+            "{alg}"
+        );
+    }
+}
+
+/// Truncation applies to every hash: 16 characters, or full digests without truncation.
+pub async fn versioning_truncation(f: &dyn BackendFactory) {
+    for (truncation, len) in [(Some(16), 16), (None, 64)] {
+        let graph = FeatureGraph::from_json(&video_graph_json("1"), truncation).unwrap();
+        let store = store_with(f, graph, HashAlgorithm::Sha256).await;
+        let _g = store.open(AccessMode::Write).await.unwrap();
+        store
+            .write(
+                "example/video",
+                video_rows(&[(1, "a1", "f1"), (2, "a2", "f2")]),
+            )
+            .await
+            .unwrap();
+        let inc = store
+            .resolve_update("example/crop", ResolveOptions::new())
+            .await
+            .unwrap();
+        for r in rows(&inc.new) {
+            assert_eq!(r[columns::PROVENANCE].as_str().unwrap().len(), len);
+            for v in r[columns::PROVENANCE_BY_FIELD]
+                .as_object()
+                .unwrap()
+                .values()
+            {
+                assert_eq!(v.as_str().unwrap().len(), len);
+            }
+        }
+        let fv = store
+            .graph()
+            .feature_version(&"example/crop".parse().unwrap())
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            fv.len(),
+            len.min(64),
+            "definition versions are truncated too"
+        );
+    }
+}
+
+fn dv_graph() -> FeatureGraph {
+    FeatureGraph::from_json(
+        &json!([
+            {"key": "parent", "id_columns": ["sample_uid"], "fields": [{"key": "value", "code_version": "1"}]},
+            {"key": "child", "id_columns": ["sample_uid"], "deps": [{"feature": "parent"}],
+             "fields": [{"key": "computed", "code_version": "1", "deps": [{"feature": "parent", "fields": ["value"]}]}]},
+        ]),
+        Some(8),
+    )
+    .unwrap()
+}
+
+/// Downstream provenance uses the upstream's data version, not its provenance.
+pub async fn versioning_data_version_override(f: &dyn BackendFactory) {
+    let store = store(f, dv_graph()).await;
+    let _g = store.open(AccessMode::Write).await.unwrap();
+    let parent = |prov: &str, dv: &str| {
+        batch(
+            json!([{"sample_uid": 1, "metaxy_provenance_by_field": {"value": prov},
+                      "metaxy_data_version_by_field": {"value": dv}}]),
+        )
+    };
+    store
+        .write("parent", parent("p1", "custom_version_1"))
+        .await
+        .unwrap();
+    let inc = store
+        .resolve_update("child", ResolveOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        column(&inc.new, columns::PROVENANCE_BY_FIELD),
+        vec![json!({"computed": "11963107"})]
+    );
+    store.write("child", inc.new).await.unwrap();
+    // a rerun with new provenance but the same content changes nothing downstream
+    store
+        .write("parent", parent("p1-rerun", "custom_version_1"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .resolve_update("child", ResolveOptions::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .write("parent", parent("p1-rerun", "custom_version_2"))
+        .await
+        .unwrap();
+    let inc = store
+        .resolve_update("child", ResolveOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        column(&inc.stale, columns::PROVENANCE_BY_FIELD),
+        vec![json!({"computed": "84358921"})]
+    );
+}
+
+/// Rows of one sample stored with identical timestamps are deduplicated to one before
+/// hashing, deterministically.
+pub async fn versioning_duplicate_timestamps(f: &dyn BackendFactory) {
+    let store = store(f, video_graph()).await;
+    let _g = store.open(AccessMode::Write).await.unwrap();
+    store
+        .write(
+            "example/video",
+            video_rows(&[(1, "a1", "f1"), (2, "a2", "f2")]),
+        )
+        .await
+        .unwrap();
+    let stored = store
+        .read(
+            "example/video",
+            ReadOptions::new().with_sample_history(true),
+        )
+        .await
+        .unwrap();
+    // append the very same rows again, same timestamps, through the backend
+    store
+        .backend()
+        .append("example__video", stored.clone(), true)
+        .await
+        .unwrap();
+    let history = store
+        .read(
+            "example/video",
+            ReadOptions::new().with_sample_history(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(history.num_rows(), 4);
+    let latest = store
+        .read("example/video", ReadOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(latest.num_rows(), 2);
+    let inc = store
+        .resolve_update("example/crop", ResolveOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(inc.new.num_rows(), 2);
+    let again = store
+        .resolve_update("example/crop", ResolveOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        column(&again.new, columns::PROVENANCE),
+        column(&inc.new, columns::PROVENANCE),
+        "deterministic"
+    );
+}
+
+/// The row with the greatest `metaxy_updated_at` wins, whatever the storage order.
+pub async fn versioning_latest_by_timestamp(f: &dyn BackendFactory) {
+    let store = store(f, items_graph()).await;
+    let _g = store.open(AccessMode::Write).await.unwrap();
+    store
+        .write("test/items", item_rows(&[(1, 0)]))
+        .await
+        .unwrap();
+    let template = store.read("test/items", ReadOptions::new()).await.unwrap();
+    for (value, micros) in [
+        (1i64, 1_000_000i64),
+        (2, 3_000_000_000_000_000),
+        (3, 2_000_000_000_000_000),
+    ] {
+        let ts: ArrayRef =
+            Arc::new(TimestampMicrosecondArray::from(vec![micros]).with_timezone("UTC"));
+        let v: ArrayRef = Arc::new(Int64Array::from(vec![value]));
+        let row = batches::with_column(&template, columns::UPDATED_AT, ts).unwrap();
+        let row = batches::with_column(&row, "value", v).unwrap();
+        store
+            .backend()
+            .append("test__items", row, true)
+            .await
+            .unwrap();
+    }
+    let latest = store.read("test/items", ReadOptions::new()).await.unwrap();
+    assert_eq!(column(&latest, "value"), vec![json!(2)]);
+}
