@@ -7,8 +7,8 @@ metaxy_conformance::backend_tests!(MemoryFactory);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_cases() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
-    let files = golden::collect_case_files(&[dir]).unwrap();
-    assert!(files.len() >= 18, "the committed golden cases are missing");
+    let files = golden::collect_case_files(&[dir.clone(), dir.join("recorded")]).unwrap();
+    assert!(files.len() >= 118, "the committed golden cases are missing");
     let failures: Vec<String> = golden::run_files(&files, &MemoryFactory)
         .await
         .into_iter()

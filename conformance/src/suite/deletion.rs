@@ -378,7 +378,8 @@ pub async fn deletion_soft_preserves_timestamps(f: &dyn BackendFactory) {
         .read("test/items", ReadOptions::new().include_soft_deleted(true))
         .await
         .unwrap();
-    let index = |b: &RecordBatch| -> Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> {
+    type Stamps = (i64, Option<i64>, Option<i64>, Option<i64>);
+    let index = |b: &RecordBatch| -> Vec<Stamps> {
         let ids = column(b, "sample_uid");
         let c = timestamps(b, columns::CREATED_AT);
         let u = timestamps(b, columns::UPDATED_AT);

@@ -61,6 +61,11 @@
 //! # Ok(()) }
 //! ```
 
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod backend;
 pub mod batches;
 pub mod canonical_json;

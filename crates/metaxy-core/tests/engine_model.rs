@@ -11,7 +11,10 @@ use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, StructA
 use arrow_schema::{DataType, Field as ArrowField};
 use metaxy_core::spec::{Dep, Field};
 use metaxy_core::store::StoreSettings;
-use metaxy_core::{AccessMode, FeatureGraph, FeatureSpec, HashAlgorithm, MemoryBackend, MetadataStore, ResolveOptions};
+use metaxy_core::{
+    AccessMode, FeatureGraph, FeatureSpec, HashAlgorithm, MemoryBackend, MetadataStore,
+    ResolveOptions,
+};
 use proptest::prelude::*;
 
 const FIELD_NAMES: [&str; 4] = ["audio", "frames", "text", "meta"];
@@ -43,7 +46,10 @@ fn fields_strategy() -> impl Strategy<Value = Vec<&'static str>> {
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
-    (1usize..=3, prop::sample::select(HashAlgorithm::ALL.to_vec()))
+    (
+        1usize..=3,
+        prop::sample::select(HashAlgorithm::ALL.to_vec()),
+    )
         .prop_flat_map(|(n_up, algorithm)| {
             let ups = prop::collection::vec(fields_strategy(), n_up);
             let optional = prop::collection::vec(any::<bool>(), n_up);
@@ -52,7 +58,10 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         .prop_flat_map(|(ups, optional, algorithm)| {
             let n_up = ups.len();
             let ups2 = ups.clone();
-            let choice = (0u8..3, prop::collection::vec((0..n_up, prop::collection::vec(0usize..3, 1..3)), 1..3))
+            let choice = (
+                0u8..3,
+                prop::collection::vec((0..n_up, prop::collection::vec(0usize..3, 1..3)), 1..3),
+            )
                 .prop_map(move |(kind, explicit)| match kind {
                     0 => FieldDepChoice::Auto,
                     1 => FieldDepChoice::All,
@@ -69,32 +78,50 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                             .collect(),
                     ),
                 });
-            let down = proptest::sample::subsequence(FIELD_NAMES.to_vec(), 1..=2).prop_flat_map(move |names| {
-                let n = names.len();
-                (Just(names), prop::collection::vec(("[12]", choice.clone()), n))
-            });
+            let down = proptest::sample::subsequence(FIELD_NAMES.to_vec(), 1..=2).prop_flat_map(
+                move |names| {
+                    let n = names.len();
+                    (
+                        Just(names),
+                        prop::collection::vec(("[12]", choice.clone()), n),
+                    )
+                },
+            );
             let data = ups
                 .iter()
                 .map(|fields| {
                     let n = fields.len();
-                    prop::collection::btree_map(0i64..12, prop::collection::vec("[a-c]{1,2}", n), 0..10)
+                    prop::collection::btree_map(
+                        0i64..12,
+                        prop::collection::vec("[a-c]{1,2}", n),
+                        0..10,
+                    )
                 })
                 .collect::<Vec<_>>();
             let current = prop::collection::btree_map(0i64..14, any::<bool>(), 0..10);
-            (Just(ups), Just(optional), down, data, current, Just(algorithm))
+            (
+                Just(ups),
+                Just(optional),
+                down,
+                data,
+                current,
+                Just(algorithm),
+            )
         })
-        .prop_map(|(ups, optional, (names, choices), data, current, algorithm)| Scenario {
-            upstream_fields: ups,
-            optional,
-            down_fields: names
-                .into_iter()
-                .zip(choices)
-                .map(|(n, (cv, c))| (n, cv, c))
-                .collect(),
-            data,
-            current,
-            algorithm,
-        })
+        .prop_map(
+            |(ups, optional, (names, choices), data, current, algorithm)| Scenario {
+                upstream_fields: ups,
+                optional,
+                down_fields: names
+                    .into_iter()
+                    .zip(choices)
+                    .map(|(n, (cv, c))| (n, cv, c))
+                    .collect(),
+                data,
+                current,
+                algorithm,
+            },
+        )
 }
 
 fn upstream_key(i: usize) -> String {
@@ -151,7 +178,10 @@ fn parents(s: &Scenario, name: &str, choice: &FieldDepChoice) -> Vec<(usize, &'s
         FieldDepChoice::Auto => {
             for (u, fs) in s.upstream_fields.iter().enumerate() {
                 if fs.contains(&name) {
-                    out.push((u, s.upstream_fields[u][fs.iter().position(|f| *f == name).unwrap()]));
+                    out.push((
+                        u,
+                        s.upstream_fields[u][fs.iter().position(|f| *f == name).unwrap()],
+                    ));
                 } else {
                     out.extend(fs.iter().map(|f| (u, *f)));
                 }
@@ -184,7 +214,12 @@ fn model(s: &Scenario) -> BTreeMap<i64, (BTreeMap<String, String>, String)> {
                 for (u, f) in parents(s, name, choice) {
                     parts.push(format!("{}.{}", upstream_key(u), f));
                     let idx = s.upstream_fields[u].iter().position(|x| *x == f).unwrap();
-                    parts.push(s.data[u].get(&id).map(|v| v[idx].clone()).unwrap_or_default());
+                    parts.push(
+                        s.data[u]
+                            .get(&id)
+                            .map(|v| v[idx].clone())
+                            .unwrap_or_default(),
+                    );
                 }
                 by_field.insert(name.to_string(), h(&parts.join("|")));
             }
@@ -201,7 +236,9 @@ fn frame(ids: Vec<i64>, fields: &[&str], values: Vec<Vec<String>>) -> RecordBatc
         .map(|(i, f)| {
             (
                 Arc::new(ArrowField::new(*f, DataType::Utf8, false)),
-                Arc::new(StringArray::from(values.iter().map(|v| v[i].clone()).collect::<Vec<_>>())) as ArrayRef,
+                Arc::new(StringArray::from(
+                    values.iter().map(|v| v[i].clone()).collect::<Vec<_>>(),
+                )) as ArrayRef,
             )
         })
         .collect();
@@ -225,10 +262,21 @@ fn strings(b: &RecordBatch, col: &str) -> Vec<String> {
 
 fn ints(b: &RecordBatch) -> Vec<i64> {
     let a = b.column_by_name("sample_uid").unwrap();
-    a.as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()
+    a.as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .values()
+        .to_vec()
 }
 
-async fn run(s: &Scenario) -> (BTreeMap<i64, String>, BTreeSet<i64>, BTreeSet<i64>, BTreeSet<i64>) {
+async fn run(
+    s: &Scenario,
+) -> (
+    BTreeMap<i64, String>,
+    BTreeSet<i64>,
+    BTreeSet<i64>,
+    BTreeSet<i64>,
+) {
     let store = MetadataStore::with_settings(
         Arc::new(MemoryBackend::new()),
         graph(s),
@@ -241,7 +289,10 @@ async fn run(s: &Scenario) -> (BTreeMap<i64, String>, BTreeSet<i64>, BTreeSet<i6
     for (u, data) in s.data.iter().enumerate() {
         let ids: Vec<i64> = data.keys().copied().collect();
         let values: Vec<Vec<String>> = data.values().cloned().collect();
-        store.write(upstream_key(u), frame(ids, &s.upstream_fields[u], values)).await.unwrap();
+        store
+            .write(upstream_key(u), frame(ids, &s.upstream_fields[u], values))
+            .await
+            .unwrap();
     }
     let expected = model(s);
     if !s.current.is_empty() {
@@ -260,9 +311,15 @@ async fn run(s: &Scenario) -> (BTreeMap<i64, String>, BTreeSet<i64>, BTreeSet<i6
                     .collect(),
             );
         }
-        store.write("down/feature", frame(ids, &names, values)).await.unwrap();
+        store
+            .write("down/feature", frame(ids, &names, values))
+            .await
+            .unwrap();
     }
-    let inc = store.resolve_update("down/feature", ResolveOptions::new()).await.unwrap();
+    let inc = store
+        .resolve_update("down/feature", ResolveOptions::new())
+        .await
+        .unwrap();
     let mut provenance = BTreeMap::new();
     for b in [&inc.new, &inc.stale] {
         for (id, p) in ints(b).into_iter().zip(strings(b, "metaxy_provenance")) {

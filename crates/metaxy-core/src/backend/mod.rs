@@ -42,7 +42,7 @@ pub enum AccessMode {
 }
 
 /// What a backend can do beyond the required verbs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Capabilities {
     /// Whether `scan` evaluates filters inside the storage engine (else it filters in memory).
     pub filter_pushdown: bool,
@@ -52,17 +52,6 @@ pub struct Capabilities {
     pub concurrent_writers: bool,
     /// Hash algorithms the backend's own resolve pushdown supports (empty: no pushdown).
     pub pushdown_hash_algorithms: Vec<HashAlgorithm>,
-}
-
-impl Default for Capabilities {
-    fn default() -> Self {
-        Capabilities {
-            filter_pushdown: false,
-            projection_pushdown: false,
-            concurrent_writers: false,
-            pushdown_hash_algorithms: Vec::new(),
-        }
-    }
 }
 
 /// What to read from a table.

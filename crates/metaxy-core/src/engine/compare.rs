@@ -4,14 +4,16 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{
     Array, ArrayRef, BooleanArray, RecordBatch, StringArray, StructArray, UInt32Array,
 };
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use super::hashing::{FieldValues, as_struct, field_values};
 use crate::batches;
-use crate::columns::{PROVENANCE, PROVENANCE_BY_FIELD, STALE_FIELDS};
+use crate::columns::{PROVENANCE, PROVENANCE_BY_FIELD, STALE_FIELDS, UPDATED_AT};
 use crate::error::{Error, Result};
 use crate::filter::Expr;
 use crate::increment::Increment;
@@ -209,8 +211,11 @@ fn stale_fields(
     Ok(Arc::new(builder.finish()))
 }
 
-/// Collapses child rows to one row per join key, taking each column's first non-null value
-/// (reference: `any_value(ignore_nulls)` per parent for 1:N features).
+/// Collapses child rows to one row per join key (reference: `any_value(ignore_nulls)` per
+/// parent for 1:N features). Deterministically, each column takes its value from the parent's
+/// most recently written child (greatest `metaxy_updated_at`), falling back to the first
+/// non-null value when that child has none: after a re-expansion with fewer children, the
+/// leftover children of the previous run do not make the parent look stale.
 fn collapse(current: &RecordBatch, join_columns: &[String], feature: &str) -> Result<RecordBatch> {
     let arrays = keys::key_arrays(
         current,
@@ -223,6 +228,30 @@ fn collapse(current: &RecordBatch, join_columns: &[String], feature: &str) -> Re
         return Ok(current.clone());
     }
     let (offsets, members) = grouping.members();
+    let updated = match current.column_by_name(UPDATED_AT) {
+        Some(c) => Some(arrow_cast::cast(
+            c,
+            &DataType::Timestamp(TimeUnit::Microsecond, None),
+        )?),
+        None => None,
+    };
+    let updated = updated
+        .as_ref()
+        .map(|a| a.as_primitive::<TimestampMicrosecondType>());
+    let latest: Vec<u32> = (0..grouping.num_groups())
+        .map(|g| {
+            let rows = &members[offsets[g] as usize..offsets[g + 1] as usize];
+            let stamp = |r: u32| {
+                updated
+                    .filter(|u| u.is_valid(r as usize))
+                    .map(|u| u.value(r as usize))
+            };
+            rows.iter().copied().fold(
+                rows[0],
+                |best, r| if stamp(r) > stamp(best) { r } else { best },
+            )
+        })
+        .collect();
     let columns = current
         .columns()
         .iter()
@@ -230,10 +259,14 @@ fn collapse(current: &RecordBatch, join_columns: &[String], feature: &str) -> Re
             let idx: UInt32Array = (0..grouping.num_groups())
                 .map(|g| {
                     let rows = &members[offsets[g] as usize..offsets[g + 1] as usize];
-                    rows.iter()
-                        .copied()
-                        .find(|r| col.is_valid(*r as usize))
-                        .or_else(|| rows.first().copied())
+                    if col.is_valid(latest[g] as usize) {
+                        Some(latest[g])
+                    } else {
+                        rows.iter()
+                            .copied()
+                            .find(|r| col.is_valid(*r as usize))
+                            .or(Some(latest[g]))
+                    }
                 })
                 .collect();
             Ok(arrow_select::take::take(col.as_ref(), &idx, None)?)

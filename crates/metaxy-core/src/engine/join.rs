@@ -28,7 +28,7 @@ impl Joined {
     /// The row indices of dependency `dep` as an Arrow index array (NULL for [`NO_ROW`]).
     pub(crate) fn take_indices(&self, dep: usize) -> UInt32Array {
         let rows = &self.rows[dep];
-        if rows.iter().any(|r| *r == NO_ROW) {
+        if rows.contains(&NO_ROW) {
             rows.iter().map(|r| (*r != NO_ROW).then_some(*r)).collect()
         } else {
             UInt32Array::from(rows.clone())

@@ -60,7 +60,7 @@ fn worked_example_of_the_reference() {
             .collect::<Vec<_>>(),
         vec!["example/video", "example/crop", "example/face_detection"]
     );
-    assert_eq!(g.downstream_of(&[v.clone()]), vec![c, f]);
+    assert_eq!(g.downstream_of(std::slice::from_ref(&v)), vec![c, f]);
 }
 
 #[test]

@@ -217,11 +217,10 @@ impl MetadataStore {
     pub async fn open(&self, mode: AccessMode) -> Result<StoreGuard> {
         let _serial = self.inner.open_lock.lock().await;
         let current = *lock(&self.inner.backend_mode);
-        let needs_open = match (current, mode) {
-            (None, _) => true,
-            (Some(AccessMode::Read), AccessMode::Write) => true,
-            _ => false,
-        };
+        let needs_open = matches!(
+            (current, mode),
+            (None, _) | (Some(AccessMode::Read), AccessMode::Write)
+        );
         if needs_open {
             self.inner.backend.open(mode).await?;
             *lock(&self.inner.backend_mode) = Some(mode);

@@ -59,6 +59,7 @@ impl MetadataStore {
             .chain(&plan.join_columns)
             .cloned()
             .chain(columns::VERSIONING_COLUMNS.iter().map(|c| c.to_string()))
+            .chain([columns::UPDATED_AT.to_string()])
             .chain(predicate.iter().flat_map(|p| p.columns()));
         for c in wanted {
             if !cur_columns.contains(&c) {
