@@ -1,5 +1,7 @@
 //! The behaviour suite and the golden cases on the in-memory backend.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use metaxy_conformance::{MemoryFactory, golden};
 
 metaxy_conformance::backend_tests!(MemoryFactory);

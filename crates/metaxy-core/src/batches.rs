@@ -207,6 +207,71 @@ pub fn rename_columns(batch: &RecordBatch, renames: &[(String, String)]) -> Resu
     )?)
 }
 
+/// Brings an array to metaxy's canonical Arrow types: `LargeUtf8` / `Utf8View` → `Utf8`,
+/// `LargeBinary` / `BinaryView` → `Binary`, timestamps → microseconds (keeping the zone),
+/// recursively inside structs and lists. Backends call this on what their driver returns.
+pub fn normalize_array(array: &ArrayRef) -> Result<ArrayRef> {
+    let target = normalize_type(array.data_type());
+    if &target == array.data_type() {
+        return Ok(array.clone());
+    }
+    align_array(array, &target)
+}
+
+/// The canonical form of a type (see [`normalize_array`]).
+pub fn normalize_type(t: &DataType) -> DataType {
+    use arrow_schema::TimeUnit;
+    match t {
+        DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+        DataType::LargeBinary | DataType::BinaryView => DataType::Binary,
+        DataType::Timestamp(_, tz) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
+        DataType::Struct(fields) => DataType::Struct(
+            fields
+                .iter()
+                .map(|f| Field::new(f.name(), normalize_type(f.data_type()), true))
+                .collect(),
+        ),
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f) => DataType::List(Arc::new(Field::new(
+            f.name(),
+            normalize_type(f.data_type()),
+            true,
+        ))),
+        other => other.clone(),
+    }
+}
+
+/// Normalises every column of a batch (see [`normalize_array`]).
+pub fn normalize_batch(batch: &RecordBatch) -> Result<RecordBatch> {
+    if batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .all(|f| &normalize_type(f.data_type()) == f.data_type())
+    {
+        return Ok(batch.clone());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .map(normalize_array)
+        .collect::<Result<Vec<_>>>()?;
+    let fields: Vec<Field> = batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| Field::new(f.name(), c.data_type().clone(), true))
+        .collect();
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
+}
+
 /// An empty batch of the given schema.
 pub fn empty(schema: SchemaRef) -> RecordBatch {
     RecordBatch::new_empty(schema)

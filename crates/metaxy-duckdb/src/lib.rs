@@ -1,1 +1,29 @@
-//! DuckDB backend (work in progress).
+//! # metaxy-duckdb
+//!
+//! The DuckDB backend of metaxy-rs: the embedded store a user gets without configuring
+//! anything — one file next to the project, Arrow in and out, and no network access ever
+//! (DuckDB's `parquet` and `json` extensions are compiled in and extension autoloading is off).
+//!
+//! * One table per feature, named as Metaxy names it (`example/video` → `example__video`);
+//!   `*_by_field` columns are native `STRUCT` columns; timestamps are `TIMESTAMPTZ`.
+//! * Appends go through DuckDB's Arrow appender in one transaction per write (a failed write
+//!   leaves nothing behind); new columns and new struct fields are added on the fly.
+//! * Scans push filters (with bound parameters) and projections into DuckDB.
+//! * Read mode opens the file read-only (many readers); write mode takes DuckDB's exclusive
+//!   lock, and a second writer gets a clear error naming the file and the lock holder.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use metaxy_core::{FeatureGraph, MetadataStore};
+//! use metaxy_duckdb::DuckDbBackend;
+//!
+//! let store = MetadataStore::new(Arc::new(DuckDbBackend::file(".metaxy/metadata.duckdb")), FeatureGraph::new([])?);
+//! # Ok::<(), metaxy_core::Error>(())
+//! ```
+
+mod backend;
+mod config;
+mod sql;
+
+pub use backend::DuckDbBackend;
+pub use config::DuckDbConfig;

@@ -1,0 +1,568 @@
+//! [`DuckDbBackend`]: metaxy's storage verbs on a DuckDB database.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Schema, SchemaRef};
+use async_trait::async_trait;
+use duckdb::{Config, Connection};
+use metaxy_core::backend::{AccessMode, Backend, Capabilities, ScanRequest};
+use metaxy_core::{Error, Expr, Result, batches};
+
+use crate::config::DuckDbConfig;
+use crate::sql;
+
+/// A metaxy backend on a DuckDB database file (or an in-memory database).
+///
+/// Read mode opens the file read-only, so several processes can read at once; write mode takes
+/// DuckDB's exclusive file lock, and a second writer gets an error naming the file and the
+/// holder instead of waiting. Every call runs on a blocking thread, never on the async runtime.
+#[derive(Debug)]
+pub struct DuckDbBackend {
+    config: DuckDbConfig,
+    state: Arc<Mutex<State>>,
+    /// Keeps a temporary directory alive for [`DuckDbBackend::temporary`].
+    _temp: Option<Arc<tempfile::TempDir>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    conn: Option<Connection>,
+    mode: Option<AccessMode>,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl DuckDbBackend {
+    /// A backend for the given configuration (nothing is opened until the store opens).
+    pub fn new(config: DuckDbConfig) -> Self {
+        DuckDbBackend {
+            config,
+            state: Arc::new(Mutex::new(State::default())),
+            _temp: None,
+        }
+    }
+
+    /// A backend on a database file.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self::new(DuckDbConfig::file(path))
+    }
+
+    /// A backend on a private in-memory database.
+    pub fn in_memory() -> Self {
+        Self::new(DuckDbConfig::in_memory())
+    }
+
+    /// A backend on a database file in a fresh temporary directory, deleted when the backend
+    /// is dropped (for tests).
+    pub fn temporary() -> Result<Self> {
+        let dir = tempfile::tempdir().map_err(|e| Error::backend("DuckDB", e))?;
+        let mut b = Self::file(dir.path().join("metadata.duckdb"));
+        b._temp = Some(Arc::new(dir));
+        Ok(b)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DuckDbConfig {
+        &self.config
+    }
+
+    fn path(&self) -> PathBuf {
+        let p = PathBuf::from(&self.config.database);
+        std::path::absolute(&p).unwrap_or(p)
+    }
+
+    fn name(&self) -> String {
+        self.display()
+    }
+
+    /// Runs `f` with the open connection on a blocking thread.
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &str) -> Result<T> + Send + 'static,
+    {
+        let state = self.state.clone();
+        let name = self.name();
+        let job = move || {
+            let guard = lock(&state);
+            let conn = guard.conn.as_ref().ok_or_else(|| Error::StoreNotOpen {
+                store: name.clone(),
+            })?;
+            f(conn, &name)
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle.spawn_blocking(job).await.map_err(|e| {
+                Error::backend(self.name(), format!("DuckDB worker thread failed: {e}"))
+            })?,
+            Err(_) => job(),
+        }
+    }
+}
+
+/// Wraps a DuckDB error.
+pub(crate) fn db_err(name: &str, e: duckdb::Error) -> Error {
+    Error::backend(name.to_string(), e)
+}
+
+fn open_connection(
+    config: &DuckDbConfig,
+    path: &Path,
+    mode: AccessMode,
+    name: &str,
+) -> Result<Connection> {
+    let mut flags = Config::default()
+        .enable_autoload_extension(false)
+        .map_err(|e| db_err(name, e))?;
+    for (k, v) in &config.settings {
+        flags = flags.with(k, v).map_err(|e| db_err(name, e))?;
+    }
+    if config.is_memory() {
+        return Connection::open_in_memory_with_flags(flags).map_err(|e| db_err(name, e));
+    }
+    match mode {
+        AccessMode::Read if !path.exists() => {
+            // Nothing has been written yet: an empty database, so every feature is missing.
+            Connection::open_in_memory_with_flags(flags).map_err(|e| db_err(name, e))
+        }
+        AccessMode::Read => {
+            let flags = flags
+                .access_mode(duckdb::AccessMode::ReadOnly)
+                .map_err(|e| db_err(name, e))?;
+            Connection::open_with_flags(path, flags)
+                .map_err(|e| lock_error(e, path, "reading", name))
+        }
+        AccessMode::Write => {
+            if let Some(parent) = path.parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    Error::backend(
+                        name.to_string(),
+                        format!("cannot create {}: {e}", parent.display()),
+                    )
+                })?;
+            }
+            Connection::open_with_flags(path, flags)
+                .map_err(|e| lock_error(e, path, "writing", name))
+        }
+    }
+}
+
+/// Turns DuckDB's lock conflict into a message that names the file and the holder.
+fn lock_error(e: duckdb::Error, path: &Path, purpose: &str, name: &str) -> Error {
+    let msg = e.to_string();
+    if msg.contains("lock") {
+        let holder = msg
+            .split("Conflicting lock is held in")
+            .nth(1)
+            .map(|h| h.trim().trim_end_matches('.').to_string())
+            .unwrap_or_else(|| "another process".to_string());
+        Error::backend(
+            name.to_string(),
+            format!(
+                "cannot open {} for {purpose}: the DuckDB file is locked by {holder}. DuckDB allows \
+                 one writer, or any number of readers, at a time; stop that process or open the \
+                 store in read mode",
+                path.display()
+            ),
+        )
+    } else {
+        db_err(name, e)
+    }
+}
+
+fn table_exists(conn: &Connection, table: &str, name: &str) -> Result<bool> {
+    let mut stmt = conn
+        .prepare("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?")
+        .map_err(|e| db_err(name, e))?;
+    let n: i64 = stmt
+        .query_row([table], |r| r.get(0))
+        .map_err(|e| db_err(name, e))?;
+    Ok(n > 0)
+}
+
+fn table_schema(conn: &Connection, table: &str, name: &str) -> Result<Option<SchemaRef>> {
+    if !table_exists(conn, table, name)? {
+        return Ok(None);
+    }
+    let mut stmt = conn
+        .prepare(&format!("SELECT * FROM {} LIMIT 0", sql::ident(table)))
+        .map_err(|e| db_err(name, e))?;
+    let arrow = stmt.query_arrow([]).map_err(|e| db_err(name, e))?;
+    let schema = arrow.get_schema();
+    let fields: Vec<arrow_schema::Field> = schema
+        .fields()
+        .iter()
+        .map(|f| arrow_schema::Field::new(f.name(), batches::normalize_type(f.data_type()), true))
+        .collect();
+    Ok(Some(Arc::new(Schema::new(fields))))
+}
+
+fn query(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<duckdb::types::Value>,
+    name: &str,
+) -> Result<RecordBatch> {
+    let mut stmt = conn.prepare(sql).map_err(|e| db_err(name, e))?;
+    let arrow = stmt
+        .query_arrow(duckdb::params_from_iter(params))
+        .map_err(|e| db_err(name, e))?;
+    let schema = arrow.get_schema();
+    let parts: Vec<RecordBatch> = arrow.collect();
+    let batch = arrow_select::concat::concat_batches(&schema, &parts)?;
+    batches::normalize_batch(&batch)
+}
+
+/// The error a missing filter column gets, phrased like the core evaluator's.
+fn missing_column(filter: &Expr, schema: &SchemaRef) -> Option<Error> {
+    let missing: Vec<String> = filter
+        .columns()
+        .into_iter()
+        .filter(|c| schema.column_with_name(c).is_none())
+        .collect();
+    let first = missing.first()?;
+    let mut available: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    available.sort();
+    Some(Error::FilterEval {
+        filter: filter.to_string(),
+        message: format!("no column `{first}` (available: {})", available.join(", ")),
+    })
+}
+
+fn append(
+    conn: &Connection,
+    table: &str,
+    batch: RecordBatch,
+    create: bool,
+    name: &str,
+) -> Result<()> {
+    let batch = batches::normalize_batch(&batch)?;
+    let existing = table_schema(conn, table, name)?;
+    conn.execute_batch("BEGIN TRANSACTION")
+        .map_err(|e| db_err(name, e))?;
+    let result = (|| -> Result<()> {
+        let target: SchemaRef = match existing {
+            None if !create => {
+                return Err(Error::InvalidArgument(format!(
+                    "table `{table}` does not exist and auto_create_tables is off; create it first \
+                     or enable auto_create_tables"
+                )));
+            }
+            None => {
+                let columns = batch
+                    .schema_ref()
+                    .fields()
+                    .iter()
+                    .map(|f| Ok(format!("{} {}", sql::ident(f.name()), sql::sql_type(f)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                conn.execute_batch(&format!(
+                    "CREATE TABLE {} ({})",
+                    sql::ident(table),
+                    columns.join(", ")
+                ))
+                .map_err(|e| db_err(name, e))?;
+                table_schema(conn, table, name)?.ok_or_else(|| {
+                    Error::backend(
+                        name.to_string(),
+                        format!("table {table} vanished after CREATE"),
+                    )
+                })?
+            }
+            Some(existing) => {
+                let merged = batches::merge_schemas([&existing, batch.schema_ref()])?;
+                evolve(conn, table, &existing, &merged, name)?;
+                table_schema(conn, table, name)?.ok_or_else(|| {
+                    Error::backend(
+                        name.to_string(),
+                        format!("table {table} vanished after ALTER"),
+                    )
+                })?
+            }
+        };
+        // the batch's columns, in its order, with the table's types
+        let names: Vec<String> = batch
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let fields: Vec<arrow_schema::Field> = names
+            .iter()
+            .map(|n| {
+                target
+                    .field_with_name(n)
+                    .map(|f| arrow_schema::Field::new(n, f.data_type().clone(), true))
+                    .map_err(Error::from)
+            })
+            .collect::<Result<_>>()?;
+        let aligned = batches::align_batch(&batch, &Arc::new(Schema::new(fields)))?;
+        if aligned.num_rows() == 0 {
+            return Ok(());
+        }
+        let cols: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut appender = conn
+            .appender_with_columns(table, &cols)
+            .map_err(|e| db_err(name, e))?;
+        appender
+            .append_record_batch(aligned)
+            .map_err(|e| db_err(name, e))?;
+        appender.flush().map_err(|e| db_err(name, e))?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(|e| db_err(name, e)),
+        Err(e) => {
+            // the write failed: leave nothing behind
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Adds new columns and widens struct columns so the table can hold `merged`.
+fn evolve(
+    conn: &Connection,
+    table: &str,
+    existing: &SchemaRef,
+    merged: &SchemaRef,
+    name: &str,
+) -> Result<()> {
+    for f in merged.fields() {
+        match existing.field_with_name(f.name()) {
+            Err(_) => {
+                conn.execute_batch(&format!(
+                    "ALTER TABLE {} ADD COLUMN {} {}",
+                    sql::ident(table),
+                    sql::ident(f.name()),
+                    sql::sql_type(f)?
+                ))
+                .map_err(|e| db_err(name, e))?;
+            }
+            Ok(old) if old.data_type() != f.data_type() => {
+                let using = match (old.data_type(), f.data_type()) {
+                    (DataType::Struct(old_fields), DataType::Struct(new_fields)) => {
+                        let parts: Vec<String> = new_fields
+                            .iter()
+                            .map(|nf| {
+                                let value = if old_fields.iter().any(|of| of.name() == nf.name()) {
+                                    format!("{}.{}", sql::ident(f.name()), sql::ident(nf.name()))
+                                } else {
+                                    format!("CAST(NULL AS {})", sql::sql_type(nf)?)
+                                };
+                                Ok(format!("'{}': {value}", nf.name().replace('\'', "''")))
+                            })
+                            .collect::<Result<_>>()?;
+                        format!(" USING {{{}}}", parts.join(", "))
+                    }
+                    _ => String::new(),
+                };
+                conn.execute_batch(&format!(
+                    "ALTER TABLE {} ALTER COLUMN {} TYPE {}{using}",
+                    sql::ident(table),
+                    sql::ident(f.name()),
+                    sql::sql_type(f)?
+                ))
+                .map_err(|e| db_err(name, e))?;
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn scan(
+    conn: &Connection,
+    table: &str,
+    request: &ScanRequest,
+    name: &str,
+) -> Result<Option<RecordBatch>> {
+    let Some(schema) = table_schema(conn, table, name)? else {
+        return Ok(None);
+    };
+    let requested: Option<Vec<String>> = request.columns.as_ref().map(|cols| {
+        cols.iter()
+            .filter(|c| schema.column_with_name(c).is_some())
+            .cloned()
+            .collect()
+    });
+    let select = |cols: &Option<Vec<String>>| match cols {
+        None => "*".to_string(),
+        Some(c) if c.is_empty() => "1 AS \"__metaxy_no_columns\"".to_string(),
+        Some(c) => c
+            .iter()
+            .map(|c| sql::ident(c))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    match &request.filter {
+        Some(f) if missing_column(f, &schema).is_some() => {
+            // evaluate in the core so the error (or a struct field reference) is handled there
+            let mut needed = requested.clone();
+            if let Some(cols) = &mut needed {
+                for c in f.columns() {
+                    if schema.column_with_name(&c).is_some() && !cols.contains(&c) {
+                        cols.push(c);
+                    }
+                }
+            }
+            let all = query(
+                conn,
+                &format!("SELECT {} FROM {}", select(&needed), sql::ident(table)),
+                vec![],
+                name,
+            )?;
+            let filtered = f.filter(&all)?;
+            Ok(Some(match &requested {
+                Some(cols) => batches::project_existing(&filtered, cols)?,
+                None => filtered,
+            }))
+        }
+        filter => {
+            let (where_sql, params) = sql::where_clause(filter.as_ref());
+            let sql = format!(
+                "SELECT {} FROM {}{where_sql}",
+                select(&requested),
+                sql::ident(table)
+            );
+            let batch = query(conn, &sql, params, name)?;
+            Ok(Some(match &requested {
+                Some(cols) if cols.is_empty() => batches::project_existing(&batch, cols)?,
+                _ => batch,
+            }))
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for DuckDbBackend {
+    fn kind(&self) -> &'static str {
+        "duckdb"
+    }
+
+    fn display(&self) -> String {
+        if self.config.is_memory() {
+            "DuckDbBackend(database=:memory:)".to_string()
+        } else {
+            format!("DuckDbBackend(database={})", self.path().display())
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            filter_pushdown: true,
+            projection_pushdown: true,
+            concurrent_writers: false,
+            pushdown_hash_algorithms: Vec::new(),
+        }
+    }
+
+    async fn open(&self, mode: AccessMode) -> Result<()> {
+        let state = self.state.clone();
+        let config = self.config.clone();
+        let path = self.path();
+        let name = self.name();
+        let job = move || -> Result<()> {
+            let mut guard = lock(&state);
+            let reopen = match (guard.conn.is_some(), guard.mode, mode) {
+                (false, _, _) => true,
+                (true, Some(AccessMode::Read), AccessMode::Write) => !config.is_memory(),
+                _ => false,
+            };
+            if reopen {
+                guard.conn = None; // release a read-only handle before taking the write lock
+                guard.conn = Some(open_connection(&config, &path, mode, &name)?);
+                guard.mode = Some(mode);
+            }
+            Ok(())
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle.spawn_blocking(job).await.map_err(|e| {
+                Error::backend(self.name(), format!("DuckDB worker thread failed: {e}"))
+            })?,
+            Err(_) => job(),
+        }
+    }
+
+    fn close(&self) {
+        if self.config.is_memory() {
+            return; // the in-memory database lives as long as the backend
+        }
+        let mut guard = lock(&self.state);
+        guard.conn = None;
+        guard.mode = None;
+    }
+
+    async fn table_exists(&self, table: &str) -> Result<bool> {
+        let table = table.to_string();
+        self.run(move |conn, name| table_exists(conn, &table, name))
+            .await
+    }
+
+    async fn list_tables(&self) -> Result<Vec<String>> {
+        self.run(|conn, name| {
+            let mut stmt = conn
+                .prepare("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1")
+                .map_err(|e| db_err(name, e))?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(|e| db_err(name, e))?;
+            rows.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| db_err(name, e))
+        })
+        .await
+    }
+
+    async fn table_schema(&self, table: &str) -> Result<Option<SchemaRef>> {
+        let table = table.to_string();
+        self.run(move |conn, name| table_schema(conn, &table, name))
+            .await
+    }
+
+    async fn append(&self, table: &str, batch: RecordBatch, create: bool) -> Result<()> {
+        let table = table.to_string();
+        self.run(move |conn, name| append(conn, &table, batch, create, name))
+            .await
+    }
+
+    async fn scan(&self, table: &str, request: &ScanRequest) -> Result<Option<RecordBatch>> {
+        let table = table.to_string();
+        let request = request.clone();
+        self.run(move |conn, name| scan(conn, &table, &request, name))
+            .await
+    }
+
+    async fn delete(&self, table: &str, filter: Option<&Expr>) -> Result<u64> {
+        let table = table.to_string();
+        let filter = filter.cloned();
+        self.run(move |conn, name| {
+            let Some(schema) = table_schema(conn, &table, name)? else {
+                return Ok(0);
+            };
+            if let Some(e) = filter.as_ref().and_then(|f| missing_column(f, &schema)) {
+                return Err(e);
+            }
+            let (where_sql, params) = sql::where_clause(filter.as_ref());
+            let n = conn
+                .execute(
+                    &format!("DELETE FROM {}{where_sql}", sql::ident(&table)),
+                    duckdb::params_from_iter(params),
+                )
+                .map_err(|e| db_err(name, e))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn drop_table(&self, table: &str) -> Result<()> {
+        let table = table.to_string();
+        self.run(move |conn, name| {
+            conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", sql::ident(&table)))
+                .map_err(|e| db_err(name, e))
+        })
+        .await
+    }
+}
