@@ -6,6 +6,7 @@ pub mod crud;
 pub mod deletion;
 pub mod errors;
 pub mod filters;
+pub mod lifecycle;
 pub mod resolve;
 pub mod versioning;
 pub mod writes;
@@ -25,6 +26,7 @@ pub use crud::*;
 pub use deletion::*;
 pub use errors::*;
 pub use filters::*;
+pub use lifecycle::*;
 pub use resolve::*;
 pub use versioning::*;
 pub use writes::*;
@@ -62,6 +64,8 @@ macro_rules! backend_tests {
             writes_preserve_feature_version, writes_schema_evolution,
             errors_missing_provenance, errors_null_ids, errors_missing_field, errors_duplicate_ids,
             errors_unknown_feature, errors_type_conflict_loses_nothing, errors_provenance_not_struct,
+            lifecycle_push_and_history, lifecycle_load_graph_and_diff, lifecycle_python_pushed_graphs_load,
+            lifecycle_rebase, lifecycle_copy, lifecycle_fallback_chain,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

@@ -19,6 +19,15 @@ mod sql;
 use std::fmt;
 
 pub use eval::apply_filter;
+
+/// Parses a timestamp or date literal (`2024-01-05`, `2024-01-05 10:00:00`,
+/// `2024-01-05T10:00:00+02:00`) into microseconds since the epoch; no zone means UTC.
+pub fn parse_timestamp(text: &str) -> crate::Result<i64> {
+    parse::parse_timestamp(text).map_err(|message| crate::Error::FilterParse {
+        filter: text.to_string(),
+        message,
+    })
+}
 pub use sql::{Placeholder, SqlDialect};
 
 /// A literal value in a filter.

@@ -4,6 +4,7 @@
 //! A [`FeatureGraph`] is immutable once built: every check runs in [`FeatureGraph::new`], so
 //! an invalid graph never reaches a store, and every version is computed once.
 
+mod diff;
 mod plan;
 mod topo;
 mod validate;
@@ -14,7 +15,9 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 
+pub use diff::{FeatureChange, FeatureSummary, FieldChange, FieldSummary, GraphDiff};
 pub use plan::{FeaturePlan, ParentField, PlanDep};
+pub use versions::RUST_FEATURE_SCHEMA;
 
 use crate::error::{Error, Result};
 use crate::hash::DEFAULT_TRUNCATION;

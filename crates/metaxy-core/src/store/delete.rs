@@ -41,8 +41,9 @@ impl MetadataStore {
                 with_sample_history: options.with_sample_history,
                 ..ReadOptions::default()
             };
-            self.graph().spec(&key)?;
-            let rows = match self.read_key(key.clone(), read).await {
+            let graph = self.graph();
+            graph.spec(&key)?;
+            let rows = match self.read_key(&graph, key.clone(), read).await {
                 Ok(rows) => rows,
                 // nothing stored anywhere: nothing to delete
                 Err(Error::FeatureNotFound { .. }) => return Ok(0),
@@ -51,7 +52,6 @@ impl MetadataStore {
             if rows.num_rows() == 0 {
                 return Ok(0);
             }
-            let graph = self.graph();
             let spec = graph.spec(&key)?;
             let write = WriteOptions {
                 materialization_id: None,

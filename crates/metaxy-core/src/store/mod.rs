@@ -11,13 +11,20 @@ mod dedup;
 mod delete;
 mod options;
 mod read;
+mod rebase;
 mod resolve;
+mod system;
 mod write;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use options::{DeleteOptions, ReadOptions, ResolveOptions, WriteOptions};
+pub use rebase::{CopyOptions, CopyResult};
+pub use system::{
+    FEATURE_VERSIONS_KEY, FEATURE_VERSIONS_TABLE, PushResult, PushedFeature, PushedVersion,
+    feature_versions_schema,
+};
 
 use crate::backend::{AccessMode, Backend};
 use crate::engine::HashSettings;

@@ -11,6 +11,7 @@ use crate::batches;
 use crate::columns::{DELETED_AT, FEATURE_VERSION, UPDATED_AT};
 use crate::error::{Error, Result};
 use crate::filter::{Expr, Scalar};
+use crate::graph::FeatureGraph;
 use crate::key::{FeatureKey, IntoFeatureKey};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -26,22 +27,25 @@ impl MetadataStore {
     ) -> Result<RecordBatch> {
         self.require_open()?;
         let key = key.into_feature_key()?;
-        self.read_key(key, options).await
+        self.read_key(&self.graph(), key, options).await
     }
 
-    pub(super) fn read_key(
-        &self,
+    /// Reads under `graph` (the current graph, or a historical one for rebase), falling through
+    /// to the fallback stores.
+    pub(super) fn read_key<'a>(
+        &'a self,
+        graph: &'a FeatureGraph,
         key: FeatureKey,
         options: ReadOptions,
-    ) -> BoxFuture<'_, Result<RecordBatch>> {
+    ) -> BoxFuture<'a, Result<RecordBatch>> {
         Box::pin(async move {
-            if let Some(batch) = self.read_local(&key, &options).await? {
+            if let Some(batch) = self.read_local(graph, &key, &options).await? {
                 return Ok(batch);
             }
             if options.allow_fallback {
                 for fb in self.fallbacks() {
                     let _guard = fb.open(AccessMode::Read).await?;
-                    match fb.read_key(key.clone(), options.clone()).await {
+                    match fb.read_key(graph, key.clone(), options.clone()).await {
                         Ok(batch) => return Ok(batch),
                         Err(Error::FeatureNotFound { .. }) => continue,
                         Err(e) => return Err(e),
@@ -66,6 +70,7 @@ impl MetadataStore {
     /// Reads from this store only; `None` when it has no table for the feature.
     pub(super) async fn read_local(
         &self,
+        graph: &FeatureGraph,
         key: &FeatureKey,
         options: &ReadOptions,
     ) -> Result<Option<RecordBatch>> {
@@ -83,7 +88,6 @@ impl MetadataStore {
                 "reading a specific feature_version requires with_feature_history".into(),
             ));
         }
-        let graph = self.graph();
         let spec = graph.spec(key)?;
         let id_columns = &spec.id_columns;
 

@@ -9,12 +9,13 @@ use super::{MetadataStore, ReadOptions, ResolveOptions};
 use crate::columns::{
     self, DATA_VERSION, DATA_VERSION_BY_FIELD, PROVENANCE, PROVENANCE_BY_FIELD, STALE_FIELDS,
 };
-use crate::engine::{self, CompareInput};
+use crate::engine::{self, CompareInput, HashSettings};
 use crate::error::{Error, Result};
 use crate::filter::Expr;
+use crate::graph::FeatureGraph;
 use crate::graph::PlanDep;
 use crate::increment::Increment;
-use crate::key::IntoFeatureKey;
+use crate::key::{FeatureKey, IntoFeatureKey};
 use crate::keys::{self, Grouping};
 
 impl MetadataStore {
@@ -31,16 +32,29 @@ impl MetadataStore {
     ) -> Result<Increment> {
         self.require_open()?;
         let key = key.into_feature_key()?;
+        self.resolve_with(&self.graph(), &key, options).await
+    }
+
+    /// `resolve_update` under an explicit graph (a historical one, for rebase).
+    pub(super) async fn resolve_with(
+        &self,
+        graph: &FeatureGraph,
+        key: &FeatureKey,
+        options: ResolveOptions,
+    ) -> Result<Increment> {
+        let key = key.clone();
         if key.is_system() {
             return Err(Error::SystemTable {
                 key: key.to_string(),
                 operation: "resolve_update".into(),
             });
         }
-        let graph = self.graph();
         let spec = graph.spec(&key)?.clone();
         let plan = graph.plan(&key)?.clone();
-        let hash = self.hash_settings();
+        let hash = HashSettings {
+            algorithm: self.hash_algorithm(),
+            truncation: graph.truncation(),
+        };
 
         let own: Vec<Expr> = options.filters.get(&key).cloned().unwrap_or_default();
         let target_side: Vec<Expr> = own
@@ -68,6 +82,7 @@ impl MetadataStore {
         }
         let current = self
             .read_local(
+                graph,
                 &key,
                 &ReadOptions {
                     filters: target_side.clone(),
@@ -110,7 +125,7 @@ impl MetadataStore {
                         columns: upstream_columns(dep),
                         ..ReadOptions::default()
                     };
-                    match self.read_key(upstream.clone(), read).await {
+                    match self.read_key(graph, upstream.clone(), read).await {
                         Ok(b) => upstreams.push(b),
                         Err(Error::FeatureNotFound { .. }) if dep.dep.optional => {
                             upstreams.push(empty_upstream(dep))

@@ -19,11 +19,17 @@ use crate::key::IntoFeatureKey;
 use crate::keys::{self, Grouping};
 use crate::spec::FeatureSpec;
 
-/// Who is writing: a caller, or a soft delete appending tombstones.
+/// Who is writing, which decides how the lifecycle columns are stamped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum WriteKind {
+    /// A caller's write: `updated_at` and the materialization id are stamped now; ids must be
+    /// unique within the write.
     User,
+    /// A soft delete: the rows keep their timestamps and get `deleted_at = now`.
     Tombstone,
+    /// A copy between stores: rows keep their timestamps, tombstones and run ids (history rows
+    /// may repeat ids).
+    Copy,
 }
 
 impl MetadataStore {
@@ -95,7 +101,9 @@ impl MetadataStore {
                 ),
             )
         })?;
-        let pbf = normalize_by_field(pbf, spec, PROVENANCE_BY_FIELD, true)?;
+        // Rows copied or tombstoned may belong to older feature versions with other fields.
+        let strict = kind == WriteKind::User;
+        let pbf = normalize_by_field(pbf, spec, PROVENANCE_BY_FIELD, strict)?;
         b = batches::with_column(&b, PROVENANCE_BY_FIELD, pbf.clone())?;
 
         // a. feature and project versions
@@ -140,14 +148,16 @@ impl MetadataStore {
         };
         b = batches::with_column(&b, CREATED_AT, created)?;
         let updated = match (kind, b.column_by_name(UPDATED_AT)) {
-            (WriteKind::Tombstone, Some(_)) => cast_column(&b, UPDATED_AT, &ts_type)?,
+            (WriteKind::Tombstone | WriteKind::Copy, Some(_)) => {
+                cast_column(&b, UPDATED_AT, &ts_type)?
+            }
             _ => now.clone(),
         };
         b = batches::with_column(&b, UPDATED_AT, updated)?;
         let deleted = match (kind, b.column_by_name(DELETED_AT)) {
             (WriteKind::Tombstone, _) => now,
-            (WriteKind::User, Some(_)) => cast_column(&b, DELETED_AT, &ts_type)?,
-            (WriteKind::User, None) => constant_timestamp(None, n),
+            (WriteKind::User | WriteKind::Copy, Some(_)) => cast_column(&b, DELETED_AT, &ts_type)?,
+            (WriteKind::User | WriteKind::Copy, None) => constant_timestamp(None, n),
         };
         b = batches::with_column(&b, DELETED_AT, deleted)?;
 
@@ -156,10 +166,14 @@ impl MetadataStore {
             .materialization_id
             .as_deref()
             .or(self.settings().materialization_id.as_deref());
-        b = batches::with_column(&b, MATERIALIZATION_ID, constant_string(mid, n))?;
+        let mid_column = match (kind, b.column_by_name(MATERIALIZATION_ID)) {
+            (WriteKind::Copy, Some(_)) => cast_column(&b, MATERIALIZATION_ID, &DataType::Utf8)?,
+            _ => constant_string(mid, n),
+        };
+        b = batches::with_column(&b, MATERIALIZATION_ID, mid_column)?;
 
         // g. data versions, row by row
-        b = fill_data_versions(b, spec, &pbf, &prov, hash)?;
+        b = fill_data_versions(b, spec, &pbf, &prov, hash, strict)?;
         Ok(b)
     }
 }
@@ -299,6 +313,7 @@ fn fill_data_versions(
     pbf: &ArrayRef,
     prov: &ArrayRef,
     hash: HashSettings,
+    strict: bool,
 ) -> Result<RecordBatch> {
     let feature = spec.key.to_string();
     let Some(dvbf) = b.column_by_name(DATA_VERSION_BY_FIELD).cloned() else {
@@ -329,7 +344,7 @@ fn fill_data_versions(
     } else {
         dvbf_aligned
     };
-    let filled = normalize_by_field(&filled, spec, DATA_VERSION_BY_FIELD, true)?;
+    let filled = normalize_by_field(&filled, spec, DATA_VERSION_BY_FIELD, strict)?;
     let b = batches::with_column(&b, DATA_VERSION_BY_FIELD, filled.clone())?;
     let dv: ArrayRef = match b.column_by_name(DATA_VERSION) {
         None => {
