@@ -11,8 +11,9 @@ use serde::Deserialize;
 pub struct DuckDbConfig {
     /// A file path, or `:memory:` for a private in-process database.
     pub database: String,
-    /// DuckDB settings applied on open (e.g. `threads = "4"`, `memory_limit = "4GB"`).
-    #[serde(default)]
+    /// DuckDB settings applied on open (e.g. `threads = "4"`, `memory_limit = "4GB"`); also
+    /// accepted under Metaxy's name `config`.
+    #[serde(default, alias = "config")]
     pub settings: BTreeMap<String, String>,
 }
 

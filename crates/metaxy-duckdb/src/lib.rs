@@ -23,7 +23,9 @@
 
 mod backend;
 mod config;
+mod registry;
 mod sql;
 
 pub use backend::DuckDbBackend;
 pub use config::DuckDbConfig;
+pub use registry::{TYPE_NAMES, register};

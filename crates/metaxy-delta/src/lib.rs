@@ -1,0 +1,1 @@
+//! metaxy-delta (work in progress).

@@ -1,0 +1,1 @@
+//! metaxy-lancedb (work in progress).
