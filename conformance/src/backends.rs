@@ -11,7 +11,15 @@ pub fn available() -> Vec<&'static str> {
     if cfg!(feature = "sqlite") {
         names.push("sqlite");
     }
+    if cfg!(feature = "postgres") {
+        names.push("postgres");
+    }
     names
+}
+
+/// Cleans up what a factory created (PostgreSQL drops its test schemas).
+pub async fn finish(factory: &dyn BackendFactory) -> Result<(), String> {
+    factory.finish().await.map_err(|e| e.to_string())
 }
 
 /// A factory for the named backend.
@@ -22,6 +30,8 @@ pub fn factory(name: &str) -> Result<Box<dyn BackendFactory>, String> {
         "duckdb" => Ok(Box::new(duckdb::TempFile)),
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(Box::new(sqlite::TempFile)),
+        #[cfg(feature = "postgres")]
+        "postgres" => Ok(Box::new(postgres::SchemaPerCase::from_env()?)),
         other => Err(format!(
             "unknown or not compiled-in backend `{other}`; available: {}",
             available().join(", ")
@@ -73,6 +83,48 @@ mod sqlite {
 
         async fn fresh(&self) -> Result<Arc<dyn Backend>> {
             Ok(Arc::new(metaxy_sqlite::SqliteBackend::temporary()?))
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use metaxy_core::{Backend, Result};
+    use metaxy_postgres::TemporarySchemas;
+
+    use crate::factory::BackendFactory;
+
+    /// The variable naming the server.
+    pub const URL_VAR: &str = "METAXY_TEST_POSTGRES_URL";
+
+    /// One schema per case on the server of `METAXY_TEST_POSTGRES_URL`, dropped at the end.
+    pub struct SchemaPerCase(TemporarySchemas);
+
+    impl SchemaPerCase {
+        pub fn from_env() -> std::result::Result<Self, String> {
+            let url = std::env::var(URL_VAR)
+                .ok()
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| format!("the postgres backend needs {URL_VAR} (e.g. postgres://postgres@127.0.0.1:5432/test)"))?;
+            Ok(SchemaPerCase(TemporarySchemas::new(url)))
+        }
+    }
+
+    #[async_trait]
+    impl BackendFactory for SchemaPerCase {
+        fn name(&self) -> String {
+            "postgres".into()
+        }
+
+        async fn fresh(&self) -> Result<Arc<dyn Backend>> {
+            Ok(Arc::new(self.0.backend().await?))
+        }
+
+        async fn finish(&self) -> Result<()> {
+            self.0.drop_all().await
         }
     }
 }

@@ -14,6 +14,11 @@ pub trait BackendFactory: Send + Sync {
 
     /// A fresh, empty backend.
     async fn fresh(&self) -> Result<Arc<dyn Backend>>;
+
+    /// Removes whatever the factory created (temporary schemas, ...). Default: nothing.
+    async fn finish(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Fresh [`MemoryBackend`]s.

@@ -57,6 +57,9 @@ fn main() -> ExitCode {
             }
         };
         let outcomes = golden::run_files(&files, factory.as_ref()).await;
+        if let Err(e) = backends::finish(factory.as_ref()).await {
+            eprintln!("warning: cleanup failed: {e}");
+        }
         let mut failed = 0;
         for o in &outcomes {
             match &o.failure {

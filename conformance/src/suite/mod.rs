@@ -31,16 +31,13 @@ pub use resolve::*;
 pub use versioning::*;
 pub use writes::*;
 
-/// Generates one `#[tokio::test]` per suite function for a backend factory expression.
-///
-/// ```text
-/// metaxy_conformance::backend_tests!(metaxy_conformance::MemoryFactory);
-/// ```
-/// The test crate needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
+/// Calls `$callback!(($args); name, name, ...)` with the name of every behaviour of the suite:
+/// the one list both [`backend_tests!`](crate::backend_tests) and [`all`] are generated from.
+#[doc(hidden)]
 #[macro_export]
-macro_rules! backend_tests {
-    ($factory:expr) => {
-        $crate::backend_tests!(@each $factory;
+macro_rules! __for_each_suite_test {
+    ($callback:ident ! ($($args:tt)*)) => {
+        $crate::$callback!(($($args)*);
             crud_has_feature, crud_requires_open, crud_write_requires_write_mode, crud_nested_open_modes,
             crud_filters_after_dedup, crud_timestamps, crud_read_columns_exact, crud_unknown_and_unwritten,
             crud_list_and_drop, crud_display_and_name, crud_data_survives_reopen,
@@ -68,7 +65,25 @@ macro_rules! backend_tests {
             lifecycle_rebase, lifecycle_copy, lifecycle_fallback_chain,
         );
     };
-    (@each $factory:expr; $($name:ident),* $(,)?) => {
+}
+
+/// Generates one `#[tokio::test]` per suite behaviour for a backend factory expression.
+///
+/// ```text
+/// metaxy_conformance::backend_tests!(metaxy_conformance::MemoryFactory);
+/// ```
+/// The test crate needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
+#[macro_export]
+macro_rules! backend_tests {
+    ($factory:expr) => {
+        $crate::__for_each_suite_test!(__backend_tests_each!($factory));
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __backend_tests_each {
+    (($factory:expr); $($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
@@ -77,6 +92,42 @@ macro_rules! backend_tests {
         )*
     };
 }
+
+/// A future running one behaviour against a factory.
+pub type SuiteFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+/// One behaviour of the suite, for harnesses that list tests at run time (e.g. to report
+/// them as ignored when a server is not configured).
+#[derive(Clone, Copy)]
+pub struct SuiteTest {
+    /// The behaviour's name.
+    pub name: &'static str,
+    /// Runs it.
+    pub run: for<'a> fn(&'a dyn BackendFactory) -> SuiteFuture<'a>,
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __suite_list {
+    (($($unused:tt)*); $($name:ident),* $(,)?) => {
+        /// Every behaviour of the suite.
+        pub fn all() -> Vec<SuiteTest> {
+            vec![$(
+                SuiteTest {
+                    name: stringify!($name),
+                    run: {
+                        fn run<'a>(f: &'a dyn BackendFactory) -> SuiteFuture<'a> {
+                            Box::pin($name(f))
+                        }
+                        run
+                    },
+                },
+            )*]
+        }
+    };
+}
+
+crate::__for_each_suite_test!(__suite_list!());
 
 /// A store over a fresh backend with xxhash64 (as the reference suite uses).
 pub async fn store(f: &dyn BackendFactory, graph: FeatureGraph) -> MetadataStore {

@@ -268,18 +268,28 @@ impl MetadataStore {
     ) -> Result<bool> {
         self.require_open()?;
         let key = key.into_feature_key()?;
-        if self.inner.backend.table_exists(&key.table_name()).await? {
-            return Ok(true);
-        }
-        if check_fallback {
-            for fb in self.fallbacks() {
-                let _g = fb.open(AccessMode::Read).await?;
-                if Box::pin(fb.has_feature(&key, true)).await? {
-                    return Ok(true);
+        self.has_feature_in_chain(key, check_fallback).await
+    }
+
+    fn has_feature_in_chain(
+        &self,
+        key: FeatureKey,
+        check_fallback: bool,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool>> + Send + '_>> {
+        Box::pin(async move {
+            if self.inner.backend.table_exists(&key.table_name()).await? {
+                return Ok(true);
+            }
+            if check_fallback {
+                for fb in self.fallbacks() {
+                    let _g = fb.open(AccessMode::Read).await?;
+                    if fb.has_feature_in_chain(key.clone(), true).await? {
+                        return Ok(true);
+                    }
                 }
             }
-        }
-        Ok(false)
+            Ok(false)
+        })
     }
 
     /// The graph's features that have a table in this store, in topological order.
