@@ -1,0 +1,342 @@
+//! The `resolve_update` benchmark of Metaxy's paper (`../shared/bench/README.md`).
+//!
+//! ```text
+//! cargo run --release -p metaxy-bench -- --graph simple --n 1000000 --backend duckdb --rounds 3
+//! ```
+//!
+//! Graphs: `simple` = root (audio, frames) → leaf (prediction); `wide` = two roots (audio,
+//! frames, optical_flow, embedding) → leaf (prediction_a, prediction_b). Ids are `UInt64`,
+//! root provenance values short strings, hash xxhash64, truncation 8. Phases: `new` (roots
+//! written, leaf empty) and `stale` (leaf materialised, then 10% of root 0's rows re-written
+//! with a changed `audio`). Each round seeds a fresh store (not timed), then times opening the
+//! store, `resolve_update(leaf)` and collecting the increment. One JSON line per phase, as
+//! `peer_metaxy.py` prints, plus the peak memory of the process.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray, StructArray, UInt64Array};
+use arrow_schema::{DataType, Field as ArrowField};
+use clap::Parser;
+use metaxy::spec::{Dep, Field};
+use metaxy::store::StoreSettings;
+use metaxy::{
+    AccessMode, Backend, FeatureGraph, FeatureSpec, HashAlgorithm, MetadataStore, ResolveOptions,
+    columns,
+};
+
+const WIDE_FIELDS: [&str; 4] = ["audio", "frames", "optical_flow", "embedding"];
+
+/// Options.
+#[derive(Parser, Debug)]
+#[command(name = "metaxy-bench")]
+struct Args {
+    /// simple or wide.
+    #[arg(long, default_value = "simple")]
+    graph: String,
+    /// Samples per root.
+    #[arg(long, default_value_t = 100_000)]
+    n: u64,
+    /// memory, duckdb, sqlite or postgres (METAXY_TEST_POSTGRES_URL).
+    #[arg(long, default_value = "memory")]
+    backend: String,
+    /// Timed rounds per phase (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Phases to run (default both).
+    #[arg(long, value_delimiter = ',', default_values_t = vec!["new".to_string(), "stale".to_string()])]
+    phases: Vec<String>,
+}
+
+struct Workload {
+    graph: FeatureGraph,
+    roots: Vec<(String, Vec<&'static str>)>,
+    leaf: String,
+}
+
+fn workload(kind: &str) -> metaxy::Result<Workload> {
+    let root = |key: &str, fields: &[&str]| {
+        let mut b = FeatureSpec::builder(key).id_columns(["sample_uid"]);
+        for f in fields {
+            b = b.field(Field::new(*f).code_version("1"));
+        }
+        b.build()
+    };
+    match kind {
+        "simple" => {
+            let r = root("bench/simple_root", &["audio", "frames"])?;
+            let leaf = FeatureSpec::builder("bench/simple_leaf")
+                .id_columns(["sample_uid"])
+                .dep(Dep::on("bench/simple_root"))
+                .field(Field::new("prediction").code_version("1"))
+                .build()?;
+            Ok(Workload {
+                graph: FeatureGraph::new([r, leaf])?,
+                roots: vec![("bench/simple_root".into(), vec!["audio", "frames"])],
+                leaf: "bench/simple_leaf".into(),
+            })
+        }
+        "wide" => {
+            let r0 = root("bench/wide_root_0", &WIDE_FIELDS)?;
+            let r1 = root("bench/wide_root_1", &WIDE_FIELDS)?;
+            let leaf = FeatureSpec::builder("bench/wide_leaf")
+                .id_columns(["sample_uid"])
+                .dep(Dep::on("bench/wide_root_0"))
+                .dep(Dep::on("bench/wide_root_1"))
+                .field(Field::new("prediction_a").code_version("1"))
+                .field(Field::new("prediction_b").code_version("1"))
+                .build()?;
+            Ok(Workload {
+                graph: FeatureGraph::new([r0, r1, leaf])?,
+                roots: vec![
+                    ("bench/wide_root_0".into(), WIDE_FIELDS.to_vec()),
+                    ("bench/wide_root_1".into(), WIDE_FIELDS.to_vec()),
+                ],
+                leaf: "bench/wide_leaf".into(),
+            })
+        }
+        other => Err(metaxy::Error::InvalidArgument(format!(
+            "unknown graph {other:?}: use simple or wide"
+        ))),
+    }
+}
+
+/// A small deterministic generator (SplitMix64), so every run writes the same data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// Root rows: ids 0..n and `<first letter><random int in [0, 2^20]>` per field; with
+/// `bump`, 10% of the rows get `_bumped` appended to `audio`.
+fn root_rows(n: u64, fields: &[&str], seed: u64, bump: bool) -> metaxy::Result<RecordBatch> {
+    let mut rng = Rng(seed);
+    let mut bump_rng = Rng(777);
+    let bumped: Vec<bool> = (0..n)
+        .map(|_| bump && bump_rng.next().is_multiple_of(10))
+        .collect();
+    let children: Vec<(Arc<ArrowField>, ArrayRef)> = fields
+        .iter()
+        .map(|f| {
+            let first = f.chars().next().unwrap_or('x');
+            let values = StringArray::from_iter_values((0..n as usize).map(|i| {
+                let v = rng.next() % (1 << 20);
+                if *f == "audio" && bumped[i] {
+                    format!("{first}{v}_bumped")
+                } else {
+                    format!("{first}{v}")
+                }
+            }));
+            (
+                Arc::new(ArrowField::new(*f, DataType::Utf8, false)),
+                Arc::new(values) as ArrayRef,
+            )
+        })
+        .collect();
+    Ok(RecordBatch::try_from_iter(vec![
+        (
+            "sample_uid",
+            Arc::new(UInt64Array::from_iter_values(0..n)) as ArrayRef,
+        ),
+        (
+            columns::PROVENANCE_BY_FIELD,
+            Arc::new(StructArray::from(children)) as ArrayRef,
+        ),
+    ])?)
+}
+
+/// Creates backends for a run.
+enum Factory {
+    Memory,
+    Duckdb(tempfile::TempDir),
+    Sqlite(tempfile::TempDir),
+    Postgres(metaxy::postgres::TemporarySchemas),
+}
+
+impl Factory {
+    fn new(kind: &str) -> metaxy::Result<Factory> {
+        let tmp = || {
+            tempfile::tempdir_in(
+                std::env::var("METAXY_BENCH_DIR")
+                    .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+            )
+            .map_err(|e| {
+                metaxy::Error::InvalidArgument(format!("cannot create a temporary directory: {e}"))
+            })
+        };
+        match kind {
+            "memory" => Ok(Factory::Memory),
+            "duckdb" => Ok(Factory::Duckdb(tmp()?)),
+            "sqlite" => Ok(Factory::Sqlite(tmp()?)),
+            "postgres" => {
+                let url = std::env::var("METAXY_TEST_POSTGRES_URL").map_err(|_| {
+                    metaxy::Error::InvalidArgument(
+                        "the postgres backend needs METAXY_TEST_POSTGRES_URL".into(),
+                    )
+                })?;
+                Ok(Factory::Postgres(metaxy::postgres::TemporarySchemas::new(
+                    url,
+                )))
+            }
+            other => Err(metaxy::Error::InvalidArgument(format!(
+                "unknown backend {other:?}: memory, duckdb, sqlite or postgres"
+            ))),
+        }
+    }
+
+    /// A fresh backend for round `round`; `reopen` gives a second handle on the same data.
+    async fn fresh(
+        &self,
+        round: usize,
+    ) -> metaxy::Result<(Arc<dyn Backend>, Box<dyn Fn() -> Arc<dyn Backend>>)> {
+        match self {
+            Factory::Memory => {
+                let b: Arc<dyn Backend> = Arc::new(metaxy::MemoryBackend::new());
+                let same = b.clone();
+                Ok((b, Box::new(move || same.clone())))
+            }
+            Factory::Duckdb(dir) => {
+                let path = dir.path().join(format!("round{round}.duckdb"));
+                let _ = std::fs::remove_file(&path);
+                let p2 = path.clone();
+                Ok((
+                    Arc::new(metaxy::duckdb::DuckDbBackend::file(&path)),
+                    Box::new(move || Arc::new(metaxy::duckdb::DuckDbBackend::file(&p2))),
+                ))
+            }
+            Factory::Sqlite(dir) => {
+                let path = dir.path().join(format!("round{round}.sqlite"));
+                let _ = std::fs::remove_file(&path);
+                let p2 = path.clone();
+                Ok((
+                    Arc::new(metaxy::sqlite::SqliteBackend::file(&path)),
+                    Box::new(move || Arc::new(metaxy::sqlite::SqliteBackend::file(&p2))),
+                ))
+            }
+            Factory::Postgres(schemas) => {
+                let schema = schemas.create().await?;
+                let config =
+                    metaxy::postgres::PostgresConfig::url(schemas.url()).with_schema(schema);
+                let c2 = config.clone();
+                Ok((
+                    Arc::new(metaxy::postgres::PostgresBackend::new(config)),
+                    Box::new(move || Arc::new(metaxy::postgres::PostgresBackend::new(c2.clone()))),
+                ))
+            }
+        }
+    }
+
+    async fn finish(&self) -> metaxy::Result<()> {
+        if let Factory::Postgres(s) = self {
+            s.drop_all().await?;
+        }
+        Ok(())
+    }
+}
+
+fn store(backend: Arc<dyn Backend>, graph: &FeatureGraph) -> MetadataStore {
+    MetadataStore::with_settings(
+        backend,
+        graph.clone(),
+        StoreSettings {
+            hash_algorithm: HashAlgorithm::Xxhash64,
+            ..StoreSettings::default()
+        },
+    )
+}
+
+/// Peak resident memory of the process in MiB (Linux `VmHWM`), and a reset of the peak.
+fn peak_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+async fn run() -> metaxy::Result<()> {
+    let args = Args::parse();
+    let w = workload(&args.graph)?;
+    let factory = Factory::new(&args.backend)?;
+    let roots: Vec<RecordBatch> = w
+        .roots
+        .iter()
+        .enumerate()
+        .map(|(i, (_, fields))| root_rows(args.n, fields, 42 + i as u64, false))
+        .collect::<metaxy::Result<_>>()?;
+    let mut round_id = 0;
+    for phase in &args.phases {
+        let mut times = Vec::new();
+        let mut counts = (0, 0);
+        let mut peak: f64 = 0.0;
+        for _ in 0..args.rounds.max(1) {
+            round_id += 1;
+            let (backend, reopen) = factory.fresh(round_id).await?;
+            {
+                let s = store(backend, &w.graph);
+                let _open = s.open(AccessMode::Write).await?;
+                for ((key, _), batch) in w.roots.iter().zip(&roots) {
+                    s.write(key.as_str(), batch.clone()).await?;
+                }
+                if phase == "stale" {
+                    let inc = s
+                        .resolve_update(w.leaf.as_str(), ResolveOptions::new())
+                        .await?;
+                    s.write(w.leaf.as_str(), inc.new).await?;
+                    let (key, fields) = &w.roots[0];
+                    s.write(key.as_str(), root_rows(args.n, fields, 42, true)?)
+                        .await?;
+                }
+            }
+            reset_peak();
+            let started = Instant::now();
+            let s = store(reopen(), &w.graph);
+            let _open = s.open(AccessMode::Write).await?;
+            let inc = s
+                .resolve_update(w.leaf.as_str(), ResolveOptions::new())
+                .await?;
+            let elapsed = started.elapsed().as_secs_f64();
+            counts = (inc.new.num_rows(), inc.stale.num_rows());
+            drop(inc);
+            times.push(elapsed);
+            peak = peak.max(peak_mib().unwrap_or(0.0));
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{}",
+            serde_json::json!({
+                "impl": format!("metaxy-rs-{}", args.backend),
+                "graph": args.graph,
+                "n": args.n,
+                "phase": phase,
+                "median_s": times[times.len() / 2],
+                "min_s": times[0],
+                "new": counts.0,
+                "stale": counts.1,
+                "peak_mib": (peak * 10.0).round() / 10.0,
+            })
+        );
+    }
+    factory.finish().await
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
