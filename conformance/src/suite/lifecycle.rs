@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, StringArray, TimestampMicrosecondArray, new_null_array};
 use arrow_schema::{DataType, TimeUnit};
 use metaxy_core::graph::GraphDiff;
-use metaxy_core::store::{CopyOptions, FEATURE_VERSIONS_TABLE, feature_versions_schema};
+use metaxy_core::store::{CopyOptions, feature_versions_key, feature_versions_schema};
 use metaxy_core::{
     AccessMode, DeleteOptions, Expr, FeatureKey, ReadOptions, ResolveOptions, WriteOptions, columns,
 };
@@ -85,7 +85,7 @@ pub async fn lifecycle_push_and_history(f: &dyn BackendFactory) {
     // the system table has Metaxy's layout
     let schema = store
         .backend()
-        .table_schema(FEATURE_VERSIONS_TABLE)
+        .table_schema(&feature_versions_key())
         .await
         .unwrap()
         .unwrap();

@@ -169,7 +169,7 @@ pub async fn versioning_duplicate_timestamps(f: &dyn BackendFactory) {
     // append the very same rows again, same timestamps, through the backend
     store
         .backend()
-        .append("example__video", stored.clone(), true)
+        .append(&"example/video".parse().unwrap(), stored.clone(), true)
         .await
         .unwrap();
     let history = store
@@ -222,7 +222,7 @@ pub async fn versioning_latest_by_timestamp(f: &dyn BackendFactory) {
         let row = batches::with_column(&row, "value", v).unwrap();
         store
             .backend()
-            .append("test__items", row, true)
+            .append(&"test/items".parse().unwrap(), row, true)
             .await
             .unwrap();
     }

@@ -262,7 +262,7 @@ pub async fn writes_drop_stale_fields(f: &dyn BackendFactory) {
     assert!(b.column_by_name(columns::STALE_FIELDS).is_none());
     let schema = store
         .backend()
-        .table_schema("example__crop")
+        .table_schema(&"example/crop".parse().unwrap())
         .await
         .unwrap()
         .unwrap();

@@ -221,6 +221,15 @@ impl FeatureKey {
         self.to_struct_key()
     }
 
+    /// A key of metaxy's own system namespace (`metaxy-system/<name>`); `name` is one of the
+    /// crate's literals, valid by construction.
+    pub(crate) fn system(name: &str) -> Self {
+        FeatureKey {
+            parts: vec![SYSTEM_NAMESPACE.to_string(), name.to_string()],
+            joined: format!("{SYSTEM_NAMESPACE}/{name}"),
+        }
+    }
+
     /// True for keys in the reserved `metaxy-system` namespace.
     pub fn is_system(&self) -> bool {
         self.parts.first().map(String::as_str) == Some(SYSTEM_NAMESPACE)

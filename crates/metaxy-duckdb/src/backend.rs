@@ -8,7 +8,7 @@ use arrow_schema::{DataType, Schema, SchemaRef};
 use async_trait::async_trait;
 use duckdb::{Config, Connection};
 use metaxy_core::backend::{AccessMode, Backend, Capabilities, ScanRequest};
-use metaxy_core::{Error, Expr, Result, batches};
+use metaxy_core::{Error, Expr, FeatureKey, Result, batches};
 
 use crate::config::DuckDbConfig;
 use crate::sql;
@@ -497,8 +497,8 @@ impl Backend for DuckDbBackend {
         guard.mode = None;
     }
 
-    async fn table_exists(&self, table: &str) -> Result<bool> {
-        let table = table.to_string();
+    async fn table_exists(&self, key: &FeatureKey) -> Result<bool> {
+        let table = key.table_name();
         self.run(move |conn, name| table_exists(conn, &table, name))
             .await
     }
@@ -516,27 +516,27 @@ impl Backend for DuckDbBackend {
         .await
     }
 
-    async fn table_schema(&self, table: &str) -> Result<Option<SchemaRef>> {
-        let table = table.to_string();
+    async fn table_schema(&self, key: &FeatureKey) -> Result<Option<SchemaRef>> {
+        let table = key.table_name();
         self.run(move |conn, name| table_schema(conn, &table, name))
             .await
     }
 
-    async fn append(&self, table: &str, batch: RecordBatch, create: bool) -> Result<()> {
-        let table = table.to_string();
+    async fn append(&self, key: &FeatureKey, batch: RecordBatch, create: bool) -> Result<()> {
+        let table = key.table_name();
         self.run(move |conn, name| append(conn, &table, batch, create, name))
             .await
     }
 
-    async fn scan(&self, table: &str, request: &ScanRequest) -> Result<Option<RecordBatch>> {
-        let table = table.to_string();
+    async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>> {
+        let table = key.table_name();
         let request = request.clone();
         self.run(move |conn, name| scan(conn, &table, &request, name))
             .await
     }
 
-    async fn delete(&self, table: &str, filter: Option<&Expr>) -> Result<u64> {
-        let table = table.to_string();
+    async fn delete(&self, key: &FeatureKey, filter: Option<&Expr>) -> Result<u64> {
+        let table = key.table_name();
         let filter = filter.cloned();
         self.run(move |conn, name| {
             let Some(schema) = table_schema(conn, &table, name)? else {
@@ -557,8 +557,8 @@ impl Backend for DuckDbBackend {
         .await
     }
 
-    async fn drop_table(&self, table: &str) -> Result<()> {
-        let table = table.to_string();
+    async fn drop_table(&self, key: &FeatureKey) -> Result<()> {
+        let table = key.table_name();
         self.run(move |conn, name| {
             conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", sql::ident(&table)))
                 .map_err(|e| db_err(name, e))

@@ -9,7 +9,7 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use metaxy_core::backend::{AccessMode, Backend, Capabilities, ScanRequest};
-use metaxy_core::{Error, Expr, Result, batches, json_columns};
+use metaxy_core::{Error, Expr, FeatureKey, Result, batches, json_columns};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
 
@@ -432,7 +432,9 @@ impl Backend for PostgresBackend {
         self.pool.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
-    async fn table_exists(&self, table: &str) -> Result<bool> {
+    async fn table_exists(&self, key: &FeatureKey) -> Result<bool> {
+        let table_name = key.table_name();
+        let table = table_name.as_str();
         let pool = self.pool()?;
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2)")
             .bind(&self.config.schema)
@@ -454,13 +456,17 @@ impl Backend for PostgresBackend {
         .map_err(|e| self.err(e))
     }
 
-    async fn table_schema(&self, table: &str) -> Result<Option<SchemaRef>> {
+    async fn table_schema(&self, key: &FeatureKey) -> Result<Option<SchemaRef>> {
+        let table_name = key.table_name();
+        let table = table_name.as_str();
         let pool = self.pool()?;
         let mut conn = pool.acquire().await.map_err(|e| self.err(e))?;
         table_schema(&mut conn, &self.config, table).await
     }
 
-    async fn append(&self, table: &str, batch: RecordBatch, create: bool) -> Result<()> {
+    async fn append(&self, key: &FeatureKey, batch: RecordBatch, create: bool) -> Result<()> {
+        let table_name = key.table_name();
+        let table = table_name.as_str();
         let batch = batches::normalize_batch(&batch)?;
         let pool = self.pool()?;
         let mut tx = pool.begin().await.map_err(|e| self.err(e))?;
@@ -549,7 +555,9 @@ impl Backend for PostgresBackend {
         tx.commit().await.map_err(|e| self.err(e))
     }
 
-    async fn scan(&self, table: &str, request: &ScanRequest) -> Result<Option<RecordBatch>> {
+    async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>> {
+        let table_name = key.table_name();
+        let table = table_name.as_str();
         let pool = self.pool()?;
         let mut conn = pool.acquire().await.map_err(|e| self.err(e))?;
         let Some(schema) = table_schema(&mut conn, &self.config, table).await? else {
@@ -596,7 +604,9 @@ impl Backend for PostgresBackend {
         Ok(Some(batches::project_existing(&batch, &requested)?))
     }
 
-    async fn delete(&self, table: &str, filter: Option<&Expr>) -> Result<u64> {
+    async fn delete(&self, key: &FeatureKey, filter: Option<&Expr>) -> Result<u64> {
+        let table_name = key.table_name();
+        let table = table_name.as_str();
         let pool = self.pool()?;
         let mut tx = pool.begin().await.map_err(|e| self.err(e))?;
         lock_table(&mut tx, &self.config.schema, table, &self.config).await?;
@@ -672,7 +682,9 @@ impl Backend for PostgresBackend {
         Ok(n)
     }
 
-    async fn drop_table(&self, table: &str) -> Result<()> {
+    async fn drop_table(&self, key: &FeatureKey) -> Result<()> {
+        let table_name = key.table_name();
+        let table = table_name.as_str();
         let pool = self.pool()?;
         let mut tx = pool.begin().await.map_err(|e| self.err(e))?;
         lock_table(&mut tx, &self.config.schema, table, &self.config).await?;

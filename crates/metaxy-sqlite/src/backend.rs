@@ -8,7 +8,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use metaxy_core::backend::{AccessMode, Backend, Capabilities, ScanRequest};
-use metaxy_core::{Error, Expr, Result, batches};
+use metaxy_core::{Error, Expr, FeatureKey, Result, batches};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::config::SqliteConfig;
@@ -471,8 +471,8 @@ impl Backend for SqliteBackend {
         guard.mode = None;
     }
 
-    async fn table_exists(&self, table: &str) -> Result<bool> {
-        let table = table.to_string();
+    async fn table_exists(&self, key: &FeatureKey) -> Result<bool> {
+        let table = key.table_name();
         self.run(move |conn| Ok(types::table_schema(conn, &table)?.is_some()))
             .await
     }
@@ -488,33 +488,33 @@ impl Backend for SqliteBackend {
         .await
     }
 
-    async fn table_schema(&self, table: &str) -> Result<Option<SchemaRef>> {
-        let table = table.to_string();
+    async fn table_schema(&self, key: &FeatureKey) -> Result<Option<SchemaRef>> {
+        let table = key.table_name();
         self.run(move |conn| types::table_schema(conn, &table))
             .await
     }
 
-    async fn append(&self, table: &str, batch: RecordBatch, create: bool) -> Result<()> {
-        let table = table.to_string();
+    async fn append(&self, key: &FeatureKey, batch: RecordBatch, create: bool) -> Result<()> {
+        let table = key.table_name();
         self.run(move |conn| append(conn, &table, batch, create))
             .await
     }
 
-    async fn scan(&self, table: &str, request: &ScanRequest) -> Result<Option<RecordBatch>> {
-        let table = table.to_string();
+    async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>> {
+        let table = key.table_name();
         let request = request.clone();
         self.run(move |conn| scan(conn, &table, &request)).await
     }
 
-    async fn delete(&self, table: &str, filter: Option<&Expr>) -> Result<u64> {
-        let table = table.to_string();
+    async fn delete(&self, key: &FeatureKey, filter: Option<&Expr>) -> Result<u64> {
+        let table = key.table_name();
         let filter = filter.cloned();
         self.run(move |conn| delete(conn, &table, filter.as_ref()))
             .await
     }
 
-    async fn drop_table(&self, table: &str) -> Result<()> {
-        let table = table.to_string();
+    async fn drop_table(&self, key: &FeatureKey) -> Result<()> {
+        let table = key.table_name();
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)

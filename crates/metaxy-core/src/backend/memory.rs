@@ -11,6 +11,7 @@ use super::{AccessMode, Backend, Capabilities, ScanRequest};
 use crate::batches;
 use crate::error::{Error, Result};
 use crate::filter::Expr;
+use crate::key::FeatureKey;
 
 /// Keeps every table as Arrow batches in process memory. Data lives as long as the backend
 /// value (share it with `Arc` to reopen the same data). Useful for tests, notebooks and as
@@ -71,8 +72,8 @@ impl Backend for MemoryBackend {
 
     fn close(&self) {}
 
-    async fn table_exists(&self, table: &str) -> Result<bool> {
-        Ok(self.tables().contains_key(table))
+    async fn table_exists(&self, key: &FeatureKey) -> Result<bool> {
+        Ok(self.tables().contains_key(&key.table_name()))
     }
 
     async fn list_tables(&self) -> Result<Vec<String>> {
@@ -81,9 +82,9 @@ impl Backend for MemoryBackend {
         Ok(names)
     }
 
-    async fn table_schema(&self, table: &str) -> Result<Option<SchemaRef>> {
+    async fn table_schema(&self, key: &FeatureKey) -> Result<Option<SchemaRef>> {
         let tables = self.tables();
-        let Some(parts) = tables.get(table) else {
+        let Some(parts) = tables.get(&key.table_name()) else {
             return Ok(None);
         };
         Ok(Some(batches::merge_schemas(
@@ -91,9 +92,10 @@ impl Backend for MemoryBackend {
         )?))
     }
 
-    async fn append(&self, table: &str, batch: RecordBatch, create: bool) -> Result<()> {
+    async fn append(&self, key: &FeatureKey, batch: RecordBatch, create: bool) -> Result<()> {
+        let table = key.table_name();
         let mut tables = self.tables();
-        match tables.get_mut(table) {
+        match tables.get_mut(&table) {
             Some(parts) => {
                 // Check the schema merges now, so a bad write fails here and not on a later read.
                 let mut schemas: Vec<SchemaRef> = parts.iter().map(|b| b.schema()).collect();
@@ -102,7 +104,7 @@ impl Backend for MemoryBackend {
                 parts.push(batch);
             }
             None if create => {
-                tables.insert(table.to_string(), vec![batch]);
+                tables.insert(table, vec![batch]);
             }
             None => {
                 return Err(Error::InvalidArgument(format!(
@@ -114,8 +116,8 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    async fn scan(&self, table: &str, request: &ScanRequest) -> Result<Option<RecordBatch>> {
-        let Some(batch) = self.compacted(table)? else {
+    async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>> {
+        let Some(batch) = self.compacted(&key.table_name())? else {
             return Ok(None);
         };
         let batch = match &request.filter {
@@ -128,8 +130,9 @@ impl Backend for MemoryBackend {
         }))
     }
 
-    async fn delete(&self, table: &str, filter: Option<&Expr>) -> Result<u64> {
-        let Some(batch) = self.compacted(table)? else {
+    async fn delete(&self, key: &FeatureKey, filter: Option<&Expr>) -> Result<u64> {
+        let table = key.table_name();
+        let Some(batch) = self.compacted(&table)? else {
             return Ok(0);
         };
         let kept = match filter {
@@ -146,12 +149,12 @@ impl Backend for MemoryBackend {
             None => RecordBatch::new_empty(batch.schema()),
         };
         let deleted = (batch.num_rows() - kept.num_rows()) as u64;
-        self.tables().insert(table.to_string(), vec![kept]);
+        self.tables().insert(table, vec![kept]);
         Ok(deleted)
     }
 
-    async fn drop_table(&self, table: &str) -> Result<()> {
-        self.tables().remove(table);
+    async fn drop_table(&self, key: &FeatureKey) -> Result<()> {
+        self.tables().remove(&key.table_name());
         Ok(())
     }
 }

@@ -6,8 +6,10 @@
 //!
 //! ## Contract
 //!
-//! * **Tables** are named by [`FeatureKey::table_name`](crate::FeatureKey::table_name). A
-//!   table exists from its first append until it is dropped, even when it holds no rows.
+//! * **Tables** hold one feature each. Methods receive the feature's key; SQL backends name
+//!   the table [`FeatureKey::table_name`] (`example/video` → `example__video`), a lakehouse
+//!   backend may lay keys out as paths (`example/video.delta`). A table exists from its first
+//!   append until it is dropped, even when it holds no rows.
 //! * **Appends** never rewrite existing rows. Schemas merge by column name: a column missing
 //!   from a batch reads back as NULL, a new column is added (NULL for older rows), and a
 //!   struct column may gain fields.
@@ -31,6 +33,7 @@ pub use memory::MemoryBackend;
 use crate::error::Result;
 use crate::filter::Expr;
 use crate::hash::HashAlgorithm;
+use crate::key::FeatureKey;
 
 /// How a store is opened: shared reading or exclusive writing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -107,26 +110,26 @@ pub trait Backend: Send + Sync + Debug {
     /// Releases connections and locks. Called when the last open of a store ends.
     fn close(&self);
 
-    /// Whether the table exists.
-    async fn table_exists(&self, table: &str) -> Result<bool>;
+    /// Whether the feature's table exists.
+    async fn table_exists(&self, key: &FeatureKey) -> Result<bool>;
 
-    /// Every table name.
+    /// The [`FeatureKey::table_name`] of every table.
     async fn list_tables(&self) -> Result<Vec<String>>;
 
     /// The table's Arrow schema (after conversion to metaxy's types), or `None` if missing.
-    async fn table_schema(&self, table: &str) -> Result<Option<SchemaRef>>;
+    async fn table_schema(&self, key: &FeatureKey) -> Result<Option<SchemaRef>>;
 
     /// Appends the rows of `batch`, creating the table from the batch's schema when it does
     /// not exist (or failing with a clear error when `create` is false).
-    async fn append(&self, table: &str, batch: RecordBatch, create: bool) -> Result<()>;
+    async fn append(&self, key: &FeatureKey, batch: RecordBatch, create: bool) -> Result<()>;
 
     /// Reads rows, or `None` when the table does not exist.
-    async fn scan(&self, table: &str, request: &ScanRequest) -> Result<Option<RecordBatch>>;
+    async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>>;
 
     /// Physically deletes the rows matching `filter` (every row when `None`) and returns how
     /// many were deleted. A missing table deletes nothing.
-    async fn delete(&self, table: &str, filter: Option<&Expr>) -> Result<u64>;
+    async fn delete(&self, key: &FeatureKey, filter: Option<&Expr>) -> Result<u64>;
 
     /// Drops the table and its data. A missing table is not an error.
-    async fn drop_table(&self, table: &str) -> Result<()>;
+    async fn drop_table(&self, key: &FeatureKey) -> Result<()>;
 }

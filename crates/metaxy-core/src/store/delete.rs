@@ -27,7 +27,6 @@ impl MetadataStore {
     ) -> Result<u64> {
         self.require_write()?;
         let key = key.into_feature_key()?;
-        let table = key.table_name();
         if options.soft {
             if key.is_system() {
                 return Err(Error::SystemTable {
@@ -66,7 +65,7 @@ impl MetadataStore {
                 WriteKind::Tombstone,
             )?;
             let n = tombstones.num_rows() as u64;
-            self.backend().append(&table, tombstones, true).await?;
+            self.backend().append(&key, tombstones, true).await?;
             return Ok(n);
         }
         let mut filters: Vec<Expr> = filter.into_iter().collect();
@@ -76,7 +75,7 @@ impl MetadataStore {
             filters.insert(0, Expr::column_eq(FEATURE_VERSION, Scalar::Str(fv)));
         }
         self.backend()
-            .delete(&table, Expr::conjunction(filters).as_ref())
+            .delete(&key, Expr::conjunction(filters).as_ref())
             .await
     }
 
@@ -90,6 +89,6 @@ impl MetadataStore {
                 operation: "dropping".into(),
             });
         }
-        self.backend().drop_table(&key.table_name()).await
+        self.backend().drop_table(&key).await
     }
 }

@@ -23,7 +23,7 @@ pub use options::{DeleteOptions, ReadOptions, ResolveOptions, WriteOptions};
 pub use rebase::{CopyOptions, CopyResult};
 pub use system::{
     FEATURE_VERSIONS_KEY, FEATURE_VERSIONS_TABLE, PushResult, PushedFeature, PushedVersion,
-    feature_versions_schema,
+    feature_versions_key, feature_versions_schema,
 };
 
 use crate::backend::{AccessMode, Backend};
@@ -277,7 +277,7 @@ impl MetadataStore {
         check_fallback: bool,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool>> + Send + '_>> {
         Box::pin(async move {
-            if self.inner.backend.table_exists(&key.table_name()).await? {
+            if self.inner.backend.table_exists(&key).await? {
                 return Ok(true);
             }
             if check_fallback {

@@ -74,14 +74,13 @@ impl MetadataStore {
         key: &FeatureKey,
         options: &ReadOptions,
     ) -> Result<Option<RecordBatch>> {
-        let table = key.table_name();
         if key.is_system() {
             let filter = Expr::conjunction(options.filters.iter().cloned());
             let request = ScanRequest {
                 columns: options.columns.clone(),
                 filter,
             };
-            return self.backend().scan(&table, &request).await;
+            return self.backend().scan(key, &request).await;
         }
         if options.feature_version.is_some() && !options.with_feature_history {
             return Err(Error::InvalidArgument(
@@ -130,7 +129,7 @@ impl MetadataStore {
             columns,
             filter: Expr::conjunction(scan_filters),
         };
-        let Some(mut batch) = self.backend().scan(&table, &request).await? else {
+        let Some(mut batch) = self.backend().scan(key, &request).await? else {
             return Ok(None);
         };
         if !options.with_sample_history {

@@ -211,11 +211,7 @@ impl MetadataStore {
             result.rows_copied += prepared.num_rows();
             result.features_copied += 1;
             self.backend()
-                .append(
-                    &key.table_name(),
-                    prepared,
-                    self.settings().auto_create_tables,
-                )
+                .append(&key, prepared, self.settings().auto_create_tables)
                 .await?;
         }
         Ok(result)

@@ -25,6 +25,11 @@ use crate::spec::FeatureSpec;
 pub const FEATURE_VERSIONS_KEY: &str = "metaxy-system/feature_versions";
 /// Its table name.
 pub const FEATURE_VERSIONS_TABLE: &str = "metaxy_system__feature_versions";
+
+/// The key of the feature-versions system table.
+pub fn feature_versions_key() -> FeatureKey {
+    FeatureKey::system("feature_versions")
+}
 /// What metaxy-rs records as `feature_class_path` (Python requires a non-null class path).
 pub const RUST_CLASS_PATH_PREFIX: &str = "metaxy_rs:";
 
@@ -170,7 +175,7 @@ impl MetadataStore {
         };
         match self
             .backend()
-            .scan(FEATURE_VERSIONS_TABLE, &request)
+            .scan(&feature_versions_key(), &request)
             .await?
         {
             None => Ok(Vec::new()),
@@ -269,7 +274,7 @@ impl MetadataStore {
                 ],
             )?;
             self.backend()
-                .append(FEATURE_VERSIONS_TABLE, batch, true)
+                .append(&feature_versions_key(), batch, true)
                 .await?;
         }
         Ok(PushResult {

@@ -53,10 +53,9 @@ impl MetadataStore {
     ) -> Result<u64> {
         self.require_write()?;
         let key = key.into_feature_key()?;
-        let table = key.table_name();
         if key.is_system() {
             let n = batch.num_rows() as u64;
-            self.backend().append(&table, batch, true).await?;
+            self.backend().append(&key, batch, true).await?;
             return Ok(n);
         }
         let graph = self.graph();
@@ -71,7 +70,7 @@ impl MetadataStore {
         )?;
         let n = prepared.num_rows() as u64;
         self.backend()
-            .append(&table, prepared, self.settings().auto_create_tables)
+            .append(&key, prepared, self.settings().auto_create_tables)
             .await?;
         Ok(n)
     }
