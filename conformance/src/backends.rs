@@ -14,6 +14,9 @@ pub fn available() -> Vec<&'static str> {
     if cfg!(feature = "postgres") {
         names.push("postgres");
     }
+    if cfg!(feature = "delta") {
+        names.push("delta");
+    }
     names
 }
 
@@ -32,6 +35,8 @@ pub fn factory(name: &str) -> Result<Box<dyn BackendFactory>, String> {
         "sqlite" => Ok(Box::new(sqlite::TempFile)),
         #[cfg(feature = "postgres")]
         "postgres" => Ok(Box::new(postgres::SchemaPerCase::from_env()?)),
+        #[cfg(feature = "delta")]
+        "delta" => Ok(Box::new(delta::TempDir)),
         other => Err(format!(
             "unknown or not compiled-in backend `{other}`; available: {}",
             available().join(", ")
@@ -125,6 +130,30 @@ mod postgres {
 
         async fn finish(&self) -> Result<()> {
             self.0.drop_all().await
+        }
+    }
+}
+
+#[cfg(feature = "delta")]
+mod delta {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use metaxy_core::{Backend, Result};
+
+    use crate::factory::BackendFactory;
+
+    /// A Delta root in a fresh temporary directory per case.
+    pub struct TempDir;
+
+    #[async_trait]
+    impl BackendFactory for TempDir {
+        fn name(&self) -> String {
+            "delta".into()
+        }
+
+        async fn fresh(&self) -> Result<Arc<dyn Backend>> {
+            Ok(Arc::new(metaxy_delta::DeltaBackend::temporary()?))
         }
     }
 }

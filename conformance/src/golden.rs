@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, UInt32Array};
 use metaxy_core::store::StoreSettings;
 use metaxy_core::{
-    AccessMode, DeleteOptions, Expr, FeatureGraph, FeatureKey, HashAlgorithm, Increment,
+    AccessMode, Backend, DeleteOptions, Expr, FeatureGraph, FeatureKey, HashAlgorithm, Increment,
     MetadataStore, ReadOptions, ResolveOptions, columns,
 };
 use serde::Deserialize;
@@ -152,29 +153,41 @@ fn graph_of(case: &Case, graph: &Value, versions: Option<&Value>) -> Result<Feat
 
 /// Runs one case against a fresh backend; `Err` carries the first difference.
 pub async fn run_case(case: &Case, factory: &dyn BackendFactory) -> Result<(), String> {
+    let backend = factory
+        .fresh()
+        .await
+        .map_err(|e| format!("cannot create a {} backend: {e}", factory.name()))?;
+    let store = store_for(case, backend)?;
+    let _open = store
+        .open(AccessMode::Write)
+        .await
+        .map_err(|e| e.to_string())?;
+    run_steps(case, &store, &case.steps).await
+}
+
+/// A store over `backend` with the case's graph and hash algorithm (not yet opened).
+pub fn store_for(case: &Case, backend: Arc<dyn Backend>) -> Result<MetadataStore, String> {
     let algorithm: HashAlgorithm = case
         .config
         .hash_algorithm
         .parse()
         .map_err(|e: metaxy_core::Error| e.to_string())?;
     let graph = graph_of(case, &case.graph, case.versions.as_ref())?;
-    let backend = factory
-        .fresh()
-        .await
-        .map_err(|e| format!("cannot create a {} backend: {e}", factory.name()))?;
     let settings = StoreSettings {
         hash_algorithm: algorithm,
         ..StoreSettings::default()
     };
-    let store = MetadataStore::with_settings(backend, graph, settings);
-    let _open = store
-        .open(AccessMode::Write)
-        .await
-        .map_err(|e| e.to_string())?;
+    Ok(MetadataStore::with_settings(backend, graph, settings))
+}
+
+/// Runs `steps` (some of a case's steps) on an open store, e.g. the read and resolve checks
+/// of a case against a store another implementation wrote. `Err` carries the first
+/// difference.
+pub async fn run_steps(case: &Case, store: &MetadataStore, steps: &[Value]) -> Result<(), String> {
     let mut last: HashMap<String, Increment> = HashMap::new();
-    for (i, step) in case.steps.iter().enumerate() {
+    for (i, step) in steps.iter().enumerate() {
         let op = step.get("op").and_then(Value::as_str).unwrap_or("?");
-        run_step(case, &store, step, op, &mut last)
+        run_step(case, store, step, op, &mut last)
             .await
             .map_err(|e| {
                 format!(

@@ -3,7 +3,7 @@
 //! The metadata layer for multimodal data and ML pipelines: tells a pipeline exactly which
 //! samples must be (re)computed, field by field. This facade re-exports
 //! [`metaxy-core`](metaxy_core) and every storage backend compiled in (cargo features
-//! `duckdb`, `sqlite`, `postgres`; all on by default), and opens stores by name from
+//! `duckdb`, `sqlite`, `postgres`, `delta`; all on by default), and opens stores by name from
 //! `metaxy.toml`.
 //!
 //! ```no_run
@@ -20,6 +20,8 @@ pub mod definitions;
 use std::path::Path;
 
 pub use metaxy_core::*;
+#[cfg(feature = "delta")]
+pub use metaxy_delta as delta;
 #[cfg(feature = "duckdb")]
 pub use metaxy_duckdb as duckdb;
 #[cfg(feature = "postgres")]
@@ -39,6 +41,8 @@ pub fn registry() -> BackendRegistry {
     metaxy_sqlite::register(&mut r);
     #[cfg(feature = "postgres")]
     metaxy_postgres::register(&mut r);
+    #[cfg(feature = "delta")]
+    metaxy_delta::register(&mut r);
     r
 }
 

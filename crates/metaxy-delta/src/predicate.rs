@@ -1,0 +1,242 @@
+//! Metaxy filters as DataFusion predicates over a Delta table.
+//!
+//! A filter becomes `pruning AND metaxy_filter(columns...)`:
+//!
+//! * `metaxy_filter` is a DataFusion scalar UDF that evaluates the metaxy [`Expr`] with the
+//!   core's own evaluator ([`Expr::evaluate`]). Scans and deletes therefore select exactly
+//!   the rows every other backend selects — same coercions, same three-valued logic — with no
+//!   second implementation of the filter language to drift.
+//! * `pruning` holds the top-level conjuncts that translate to plain DataFusion comparisons
+//!   with identical meaning (a column compared to a literal of the same type family,
+//!   `IS [NOT] NULL`, `IN` lists). DataFusion and delta-rs use them to skip files by their
+//!   min/max statistics and to prune parquet row groups; they never decide a row alone, the
+//!   UDF does.
+//!
+//! Values never become SQL text: literals are typed [`ScalarValue`]s.
+
+use std::any::Any;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_schema::{DataType, Field, Schema};
+use deltalake::datafusion::common::{Result as DfResult, ScalarValue};
+use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::logical_expr::{
+    ColumnarValue, Expr as DfExpr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility, ident, lit,
+};
+use metaxy_core::filter::{CmpOp, Expr, Scalar};
+use metaxy_core::{Result, batches};
+
+/// The DataFusion predicate for a metaxy filter on a table with `schema`.
+///
+/// Fails (with the core's message) when the filter names a column the table lacks.
+pub(crate) fn to_datafusion(filter: &Expr, schema: &Schema) -> Result<DfExpr> {
+    let args = argument_columns(filter, schema)?;
+    let exact = if args.is_empty() {
+        // No column: the filter is a constant; evaluate it once.
+        let one_row = RecordBatch::try_new_with_options(
+            Arc::new(Schema::empty()),
+            vec![],
+            &RecordBatchOptions::new().with_row_count(Some(1)),
+        )?;
+        let value = filter.evaluate(&one_row)?;
+        lit(ScalarValue::Boolean(
+            arrow_array::Array::is_valid(&value, 0).then(|| value.value(0)),
+        ))
+    } else {
+        let udf = ScalarUDF::new_from_impl(FilterUdf {
+            filter: filter.clone(),
+            columns: args.clone(),
+            signature: Signature::any(args.len(), Volatility::Immutable),
+        });
+        udf.call(args.iter().map(ident).collect())
+    };
+    let pruning: Vec<DfExpr> = filter
+        .conjuncts()
+        .into_iter()
+        .filter_map(|c| pruning_term(c, schema))
+        .collect();
+    Ok(pruning.into_iter().fold(exact, |acc, p| p.and(acc)))
+}
+
+/// The table columns the UDF needs: each referenced column, or for `a.b` (a field of struct
+/// column `a`) the column `a`.
+fn argument_columns(filter: &Expr, schema: &Schema) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for name in filter.columns() {
+        let column = if schema.column_with_name(&name).is_some() {
+            Some(name.clone())
+        } else {
+            name.split('.')
+                .next()
+                .filter(|first| *first != name && schema.column_with_name(first).is_some())
+                .map(str::to_string)
+        };
+        match column {
+            Some(c) if !out.contains(&c) => out.push(c),
+            Some(_) => {}
+            None => {
+                // Let the core report the missing column exactly as every backend does.
+                filter.filter(&RecordBatch::new_empty(Arc::new(schema.clone())))?;
+                return Err(metaxy_core::Error::FilterEval {
+                    filter: filter.to_string(),
+                    message: format!("no column `{name}`"),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A conjunct that DataFusion evaluates with exactly the core's meaning, if there is one.
+fn pruning_term(e: &Expr, schema: &Schema) -> Option<DfExpr> {
+    match e {
+        Expr::Compare { op, left, right } => {
+            let (column, literal, op) = match (left.as_ref(), right.as_ref()) {
+                (Expr::Column(c), Expr::Literal(s)) => (c, s, *op),
+                (Expr::Literal(s), Expr::Column(c)) => (c, s, flip(*op)),
+                _ => return None,
+            };
+            let field = schema.field_with_name(column).ok()?;
+            let value = typed_literal(literal, field.data_type())?;
+            let col = ident(column);
+            Some(match op {
+                CmpOp::Eq => col.eq(lit(value)),
+                CmpOp::NotEq => col.not_eq(lit(value)),
+                CmpOp::Lt => col.lt(lit(value)),
+                CmpOp::LtEq => col.lt_eq(lit(value)),
+                CmpOp::Gt => col.gt(lit(value)),
+                CmpOp::GtEq => col.gt_eq(lit(value)),
+            })
+        }
+        Expr::IsNull { expr, negated } => match expr.as_ref() {
+            Expr::Column(c) if schema.column_with_name(c).is_some() => Some(if *negated {
+                ident(c).is_not_null()
+            } else {
+                ident(c).is_null()
+            }),
+            _ => None,
+        },
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => {
+            let Expr::Column(c) = expr.as_ref() else {
+                return None;
+            };
+            let field = schema.field_with_name(c).ok()?;
+            let values = list
+                .iter()
+                .map(|s| typed_literal(s, field.data_type()).map(lit))
+                .collect::<Option<Vec<_>>>()?;
+            Some(ident(c).in_list(values, *negated))
+        }
+        _ => None,
+    }
+}
+
+fn flip(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::LtEq => CmpOp::GtEq,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::GtEq => CmpOp::LtEq,
+        other => other,
+    }
+}
+
+/// The literal as a value of the column's type family, when comparing them needs no
+/// coercion whose meaning could differ from the core's.
+fn typed_literal(s: &Scalar, t: &DataType) -> Option<ScalarValue> {
+    use DataType as D;
+    match (s, t) {
+        (Scalar::Str(v), D::Utf8 | D::LargeUtf8 | D::Utf8View) => {
+            Some(ScalarValue::Utf8(Some(v.clone())))
+        }
+        (Scalar::Int(v), D::Int8 | D::Int16 | D::Int32 | D::Int64) => {
+            Some(ScalarValue::Int64(Some(*v)))
+        }
+        (Scalar::Float(v), D::Float32 | D::Float64) => Some(ScalarValue::Float64(Some(*v))),
+        (Scalar::Bool(v), D::Boolean) => Some(ScalarValue::Boolean(Some(*v))),
+        (Scalar::Timestamp(v), D::Timestamp(arrow_schema::TimeUnit::Microsecond, Some(tz)))
+            if tz.as_ref() == "UTC" =>
+        {
+            Some(ScalarValue::TimestampMicrosecond(
+                Some(*v),
+                Some(tz.clone()),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The `metaxy_filter(...)` UDF: the core evaluator over the argument columns.
+#[derive(Debug)]
+struct FilterUdf {
+    filter: Expr,
+    columns: Vec<String>,
+    signature: Signature,
+}
+
+impl PartialEq for FilterUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.filter == other.filter && self.columns == other.columns
+    }
+}
+
+impl Eq for FilterUdf {}
+
+impl Hash for FilterUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.filter.to_string().hash(state);
+        self.columns.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for FilterUdf {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn name(&self) -> &str {
+        "metaxy_filter"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let n = args.number_rows;
+        let arrays: Vec<ArrayRef> = args
+            .args
+            .into_iter()
+            .map(|a| a.into_array(n))
+            .collect::<DfResult<_>>()?;
+        let fields: Vec<Field> = self
+            .columns
+            .iter()
+            .zip(&arrays)
+            .map(|(name, a)| Field::new(name, a.data_type().clone(), true))
+            .collect();
+        let evaluate = || -> Result<ArrayRef> {
+            let batch = RecordBatch::try_new_with_options(
+                Arc::new(Schema::new(fields)),
+                arrays,
+                &RecordBatchOptions::new().with_row_count(Some(n)),
+            )?;
+            let batch = batches::normalize_batch(&batch)?;
+            Ok(Arc::new(self.filter.evaluate(&batch)?))
+        };
+        evaluate()
+            .map(ColumnarValue::Array)
+            .map_err(|e| DataFusionError::External(Box::new(e)))
+    }
+}

@@ -1,0 +1,111 @@
+//! Test support: a real S3 API on loopback (moto_server), started and stopped by the tests.
+//!
+//! `moto_server` comes from the `moto[server]` package on PyPI. The tests look for it in
+//! `METAXY_TEST_MOTO_SERVER` (a path), then on `PATH`. Without it the S3 tests are reported
+//! as ignored, loudly; `.ci/run` installs it, so in CI they always run.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use metaxy_delta::DeltaConfig;
+
+/// The environment variable naming the moto_server executable.
+pub const MOTO_VAR: &str = "METAXY_TEST_MOTO_SERVER";
+
+/// The moto_server executable, if one is available.
+pub fn moto_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(MOTO_VAR).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("moto_server"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Why the S3 tests are skipped, for the banner and the ignore reason.
+pub fn skip_reason() -> String {
+    format!(
+        "moto_server not found: pip install \"moto[server]\" and put it on PATH or set {MOTO_VAR} \
+         (.ci/run does)"
+    )
+}
+
+/// A moto S3 server on 127.0.0.1 with a free port; killed on drop.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts the server and waits until it accepts connections.
+    pub fn start(binary: &PathBuf) -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// Creates a bucket (moto accepts unsigned requests).
+    pub async fn create_bucket(&self, bucket: &str) {
+        let response = reqwest::Client::new()
+            .put(format!("{}/{bucket}", self.endpoint))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "creating bucket {bucket}: {}",
+            response.status()
+        );
+    }
+
+    /// A Delta config for `s3://<bucket>/<prefix>` on this server.
+    pub fn config(&self, bucket: &str, prefix: &str) -> DeltaConfig {
+        s3_config(&self.endpoint, bucket, prefix)
+    }
+}
+
+/// A Delta config for `s3://<bucket>/<prefix>` on a moto endpoint.
+pub fn s3_config(endpoint: &str, bucket: &str, prefix: &str) -> DeltaConfig {
+    DeltaConfig::new(format!("s3://{bucket}/{prefix}"))
+        .with_storage_option("AWS_ENDPOINT_URL", endpoint)
+        .with_storage_option("AWS_ALLOW_HTTP", "true")
+        .with_storage_option("AWS_REGION", "us-east-1")
+        .with_storage_option("AWS_ACCESS_KEY_ID", "testing")
+        .with_storage_option("AWS_SECRET_ACCESS_KEY", "testing")
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
