@@ -240,3 +240,70 @@ impl ScalarUDFImpl for FilterUdf {
             .map_err(|e| DataFusionError::External(Box::new(e)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use arrow_schema::TimeUnit;
+
+    fn schema() -> Schema {
+        Schema::new(vec![
+            Field::new("name", DataType::Utf8, true),
+            Field::new("n", DataType::Int32, true),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new(
+                "by_field",
+                DataType::Struct(vec![Field::new("audio", DataType::Utf8, true)].into()),
+                true,
+            ),
+        ])
+    }
+
+    fn shown(sql: &str) -> String {
+        to_datafusion(&Expr::parse(sql).unwrap(), &schema())
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn same_type_conjuncts_become_pruning_terms_before_the_exact_udf() {
+        let s = shown("name = 'a' AND n >= 3 AND ts < TIMESTAMP '2024-01-01' AND n IN (1, 2)");
+        for term in [
+            "name = Utf8(\"a\")",
+            "n >= Int64(3)",
+            "ts < TimestampMicrosecond",
+            "n IN",
+        ] {
+            assert!(s.contains(term), "{term} missing in {s}");
+        }
+        assert!(s.contains("metaxy_filter(name, n, ts)"), "{s}");
+    }
+
+    #[test]
+    fn coercing_or_nested_conditions_are_left_to_the_udf_alone() {
+        // string literal against an integer column, OR, and a struct field: no pruning term
+        let s = shown("n = '3' OR by_field.audio = 'x'");
+        assert!(s.starts_with("metaxy_filter("), "{s}");
+        assert!(s.contains("by_field"), "{s}");
+    }
+
+    #[test]
+    fn unknown_columns_are_the_cores_error() {
+        let e = to_datafusion(&Expr::parse("nope = 1").unwrap(), &schema())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn constant_filters_need_no_columns() {
+        assert_eq!(shown("TRUE"), "Boolean(true)");
+        assert_eq!(shown("NOT TRUE"), "Boolean(false)");
+        assert_eq!(shown("NULL"), "Boolean(NULL)");
+    }
+}

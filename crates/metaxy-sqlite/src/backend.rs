@@ -108,6 +108,30 @@ impl SqliteBackend {
     }
 }
 
+/// Runs `f` until it does not fail with SQLITE_BUSY / SQLITE_LOCKED, for at most the busy
+/// timeout. SQLite's own busy handler waits on locks, but returns "busy" at once where
+/// waiting could deadlock (two connections upgrading to the write lock, switching the
+/// journal mode): those attempts are re-run from scratch after a short, jittered pause.
+fn retry_busy<T>(config: &SqliteConfig, mut f: impl FnMut() -> rusqlite::Result<T>) -> Result<T> {
+    let deadline = std::time::Instant::now() + Duration::from_millis(config.busy_timeout_ms);
+    let mut attempt: u64 = 0;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                attempt += 1;
+                let jitter = u64::from(std::process::id()).wrapping_mul(attempt) % 20;
+                std::thread::sleep(Duration::from_millis(5 + attempt.min(10) * 5 + jitter));
+            }
+            other => return other.map_err(sql_err),
+        }
+    }
+}
+
 fn open_connection(
     config: &SqliteConfig,
     path: &std::path::Path,
@@ -130,12 +154,14 @@ fn open_connection(
                 Error::backend("SQLite", format!("cannot create {}: {e}", parent.display()))
             })?;
         }
-        let conn = Connection::open(path).map_err(sql_err)?;
-        conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms))
-            .map_err(sql_err)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(sql_err)?;
+        // Several processes opening a fresh file at once race for the lock that switches it
+        // to WAL; SQLite answers "busy" without waiting (deadlock avoidance), so retry.
+        let (conn, mode) = retry_busy(config, || {
+            let conn = Connection::open(path)?;
+            conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms))?;
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            Ok((conn, mode))
+        })?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::backend(
                 "SQLite",
@@ -446,7 +472,7 @@ impl Backend for SqliteBackend {
                 guard.conn = None;
                 let conn = open_connection(&config, &path, mode)?;
                 if mode == AccessMode::Write || config.is_memory() {
-                    types::ensure_catalog(&conn).map_err(sql_err)?;
+                    retry_busy(&config, || types::ensure_catalog(&conn))?;
                 }
                 guard.conn = Some(conn);
                 guard.mode = Some(mode);
