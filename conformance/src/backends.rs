@@ -17,6 +17,9 @@ pub fn available() -> Vec<&'static str> {
     if cfg!(feature = "delta") {
         names.push("delta");
     }
+    if cfg!(feature = "lancedb") {
+        names.push("lancedb");
+    }
     names
 }
 
@@ -37,6 +40,8 @@ pub fn factory(name: &str) -> Result<Box<dyn BackendFactory>, String> {
         "postgres" => Ok(Box::new(postgres::SchemaPerCase::from_env()?)),
         #[cfg(feature = "delta")]
         "delta" => Ok(Box::new(delta::TempDir)),
+        #[cfg(feature = "lancedb")]
+        "lancedb" => Ok(Box::new(lancedb::TempDir)),
         other => Err(format!(
             "unknown or not compiled-in backend `{other}`; available: {}",
             available().join(", ")
@@ -154,6 +159,30 @@ mod delta {
 
         async fn fresh(&self) -> Result<Arc<dyn Backend>> {
             Ok(Arc::new(metaxy_delta::DeltaBackend::temporary()?))
+        }
+    }
+}
+
+#[cfg(feature = "lancedb")]
+mod lancedb {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use metaxy_core::{Backend, Result};
+
+    use crate::factory::BackendFactory;
+
+    /// A LanceDB database in a fresh temporary directory per case.
+    pub struct TempDir;
+
+    #[async_trait]
+    impl BackendFactory for TempDir {
+        fn name(&self) -> String {
+            "lancedb".into()
+        }
+
+        async fn fresh(&self) -> Result<Arc<dyn Backend>> {
+            Ok(Arc::new(metaxy_lancedb::LanceDbBackend::temporary()?))
         }
     }
 }

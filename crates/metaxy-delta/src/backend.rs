@@ -23,7 +23,8 @@ use metaxy_core::{Error, FeatureKey, Result, batches};
 
 use crate::config::DeltaConfig;
 use crate::location::Root;
-use crate::{predicate, retry, types};
+use crate::{retry, types};
+use metaxy_datafusion as predicate;
 
 use deltalake::{ObjectStore, Path as ObjectPath};
 
@@ -37,7 +38,7 @@ use deltalake::{ObjectStore, Path as ObjectPath};
 ///   (a commit that loses the race is retried, blind appends never conflict).
 /// * Scans push projections and filters into DataFusion over the Delta log: files and row
 ///   groups are skipped by their statistics, and rows are selected with the core's own filter
-///   evaluator (see `predicate`), so results equal every other backend's.
+///   evaluator (see `metaxy-datafusion`), so results equal every other backend's.
 /// * Hard deletes are Delta `DELETE`s; dropping a feature removes its table directory.
 pub struct DeltaBackend {
     config: DeltaConfig,

@@ -28,7 +28,6 @@
 mod backend;
 mod config;
 mod location;
-mod predicate;
 mod registry;
 mod retry;
 mod types;

@@ -3,7 +3,7 @@
 //! The metadata layer for multimodal data and ML pipelines: tells a pipeline exactly which
 //! samples must be (re)computed, field by field. This facade re-exports
 //! [`metaxy-core`](metaxy_core) and every storage backend compiled in (cargo features
-//! `duckdb`, `sqlite`, `postgres`, `delta`; all on by default), and opens stores by name from
+//! `duckdb`, `sqlite`, `postgres`, `delta`, `lancedb`; all on by default), and opens stores by name from
 //! `metaxy.toml`.
 //!
 //! ```no_run
@@ -24,6 +24,8 @@ pub use metaxy_core::*;
 pub use metaxy_delta as delta;
 #[cfg(feature = "duckdb")]
 pub use metaxy_duckdb as duckdb;
+#[cfg(feature = "lancedb")]
+pub use metaxy_lancedb as lancedb;
 #[cfg(feature = "postgres")]
 pub use metaxy_postgres as postgres;
 #[cfg(feature = "sqlite")]
@@ -43,6 +45,8 @@ pub fn registry() -> BackendRegistry {
     metaxy_postgres::register(&mut r);
     #[cfg(feature = "delta")]
     metaxy_delta::register(&mut r);
+    #[cfg(feature = "lancedb")]
+    metaxy_lancedb::register(&mut r);
     r
 }
 

@@ -1,4 +1,8 @@
-//! Metaxy filters as DataFusion predicates over a Delta table.
+//! # metaxy-datafusion
+//!
+//! Metaxy filters as DataFusion predicates, for the backends whose storage engine plans
+//! DataFusion expressions (Delta Lake through delta-rs, LanceDB through Lance). One
+//! translation serves both, so they cannot drift apart.
 //!
 //! A filter becomes `pruning AND metaxy_filter(columns...)`:
 //!
@@ -8,8 +12,8 @@
 //!   second implementation of the filter language to drift.
 //! * `pruning` holds the top-level conjuncts that translate to plain DataFusion comparisons
 //!   with identical meaning (a column compared to a literal of the same type family,
-//!   `IS [NOT] NULL`, `IN` lists). DataFusion and delta-rs use them to skip files by their
-//!   min/max statistics and to prune parquet row groups; they never decide a row alone, the
+//!   `IS [NOT] NULL`, `IN` lists). The engines use them to skip files and fragments by their
+//!   statistics and to prune row groups or use scalar indexes; they never decide a row alone, the
 //!   UDF does.
 //!
 //! Values never become SQL text: literals are typed [`ScalarValue`]s.
@@ -20,9 +24,8 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Field, Schema};
-use deltalake::datafusion::common::{Result as DfResult, ScalarValue};
-use deltalake::datafusion::error::DataFusionError;
-use deltalake::datafusion::logical_expr::{
+use datafusion_common::{DataFusionError, Result as DfResult, ScalarValue};
+use datafusion_expr::{
     ColumnarValue, Expr as DfExpr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility, ident, lit,
 };
@@ -32,7 +35,7 @@ use metaxy_core::{Result, batches};
 /// The DataFusion predicate for a metaxy filter on a table with `schema`.
 ///
 /// Fails (with the core's message) when the filter names a column the table lacks.
-pub(crate) fn to_datafusion(filter: &Expr, schema: &Schema) -> Result<DfExpr> {
+pub fn to_datafusion(filter: &Expr, schema: &Schema) -> Result<DfExpr> {
     let args = argument_columns(filter, schema)?;
     let exact = if args.is_empty() {
         // No column: the filter is a constant; evaluate it once.
