@@ -62,6 +62,19 @@ pub const UPSTREAM_DROPPED_COLUMNS: [&str; 6] = [
     DELETED_AT,
 ];
 
+/// System columns a resolve does not read from an upstream that selects nothing: the engine
+/// drops them before the join, and the read's deduplication adds back the ones it needs
+/// (`metaxy_updated_at`, `metaxy_deleted_at`, `metaxy_provenance`).
+pub const UPSTREAM_UNREAD_COLUMNS: [&str; 7] = [
+    FEATURE_VERSION,
+    PROJECT_VERSION,
+    CREATED_AT,
+    MATERIALIZATION_ID,
+    PROVENANCE_BY_FIELD,
+    DATA_VERSION,
+    STALE_FIELDS,
+];
+
 /// True for one of the ten reserved system column names.
 pub fn is_system_column(name: &str) -> bool {
     ALL_SYSTEM_COLUMNS.contains(&name)

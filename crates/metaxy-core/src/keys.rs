@@ -186,6 +186,22 @@ fn unify_key_types(l: &ArrayRef, r: &ArrayRef) -> Result<(ArrayRef, ArrayRef)> {
     }
 }
 
+/// An empty slot of a dense key map.
+const EMPTY: u32 = u32::MAX;
+
+/// `(min, max - min + 1)` of integer keys when a direct-address table over that range costs
+/// at most a few bytes per row (ids numbered densely from some offset).
+fn dense_range(values: &[u64]) -> Option<(u64, usize)> {
+    let (&first, rest) = values.split_first()?;
+    let (min, max) = rest
+        .iter()
+        .fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let span = usize::try_from(max - min).ok()?.checked_add(1)?;
+    // Group numbers are u32 with EMPTY reserved, so the row count must stay below it.
+    (span <= values.len().saturating_mul(2).max(1024) && values.len() < EMPTY as usize)
+        .then_some((min, span))
+}
+
 /// A dense numbering of the distinct keys of a frame, with a lookup for probing.
 pub(crate) struct Grouping<'a> {
     /// The group of each row.
@@ -196,6 +212,12 @@ pub(crate) struct Grouping<'a> {
 }
 
 enum KeyMap<'a> {
+    /// Integer keys in a narrow range (ids numbered from some offset, the common case): the
+    /// group of key `v` at `slots[v - min]`, no hashing and no pointer chasing.
+    Dense {
+        min: u64,
+        slots: Vec<u32>,
+    },
     Int(HashMap<u64, u32>),
     Rows(HashMap<&'a [u8], u32>),
 }
@@ -207,6 +229,18 @@ impl<'a> Grouping<'a> {
         let mut group_of_row = Vec::with_capacity(n);
         let mut first_row = Vec::new();
         let map = match keys {
+            EncodedKeys::Int(values) if let Some((min, span)) = dense_range(values) => {
+                let mut slots = vec![EMPTY; span];
+                for (i, v) in values.iter().enumerate() {
+                    let slot = &mut slots[(v - min) as usize];
+                    if *slot == EMPTY {
+                        *slot = first_row.len() as u32;
+                        first_row.push(i as u32);
+                    }
+                    group_of_row.push(*slot);
+                }
+                KeyMap::Dense { min, slots }
+            }
             EncodedKeys::Int(values) => {
                 let mut map: HashMap<u64, u32> = HashMap::with_capacity(n);
                 for (i, v) in values.iter().enumerate() {
@@ -248,6 +282,10 @@ impl<'a> Grouping<'a> {
     #[inline]
     pub(crate) fn probe(&self, other: &EncodedKeys, row: usize) -> Option<u32> {
         match (&self.map, other) {
+            (KeyMap::Dense { min, slots }, EncodedKeys::Int(v)) => {
+                let slot = *slots.get(usize::try_from(v[row].checked_sub(*min)?).ok()?)?;
+                (slot != EMPTY).then_some(slot)
+            }
             (KeyMap::Int(m), EncodedKeys::Int(v)) => m.get(&v[row]).copied(),
             (KeyMap::Rows(m), EncodedKeys::Rows(r)) => m.get(r.row(row).data()).copied(),
             _ => None,
@@ -303,5 +341,38 @@ mod tests {
         let person: ArrayRef = Arc::new(StringArray::from(vec!["x", "y", "x"]));
         let keys = encode(&[org, person]).unwrap();
         assert_eq!(Grouping::new(&keys).num_groups(), 3);
+    }
+
+    #[test]
+    fn dense_and_sparse_integer_keys_group_and_probe_alike() {
+        // dense: a direct-address table; sparse (and negative): the hash map
+        for ids in [
+            vec![1_000_003_i64, 1_000_001, 1_000_003, 1_000_002],
+            vec![i64::MAX, -7, i64::MAX, 0],
+        ] {
+            let a: ArrayRef = Arc::new(Int64Array::from(ids.clone()));
+            let keys = encode(std::slice::from_ref(&a)).unwrap();
+            let g = Grouping::new(&keys);
+            assert_eq!(g.group_of_row, vec![0, 1, 0, 2], "{ids:?}");
+            assert_eq!(g.first_row, vec![0, 1, 3]);
+            let probe: ArrayRef = Arc::new(Int64Array::from(vec![
+                ids[1], ids[3], 1_000_000, 1_000_004, -1, 5,
+            ]));
+            let (l, r) = encode_pair(std::slice::from_ref(&a), &[probe]).unwrap();
+            let g = Grouping::new(&l);
+            let found: Vec<Option<u32>> = (0..6).map(|i| g.probe(&r, i)).collect();
+            assert_eq!(
+                found,
+                vec![Some(1), Some(2), None, None, None, None],
+                "{ids:?}"
+            );
+        }
+        assert!(matches!(
+            Grouping::new(
+                &encode(&[Arc::new(Int64Array::from(vec![3, 1, 2])) as ArrayRef]).unwrap()
+            )
+            .map,
+            KeyMap::Dense { min: 1, .. }
+        ));
     }
 }

@@ -44,7 +44,10 @@ async fn python_class_path_relative_uri_and_python_table_names() {
     let store = cfg.open_store(None, graph, &registry()).unwrap();
     let _g = store.open(AccessMode::Write).await.unwrap();
     store
-        .write("example/video", video_rows(&[(1, "a1", "f1"), (2, "a2", "f2")]))
+        .write(
+            "example/video",
+            video_rows(&[(1, "a1", "f1"), (2, "a2", "f2")]),
+        )
         .await
         .unwrap();
     // Relative to the config file, one Lance table per feature named as Python names it.

@@ -117,8 +117,34 @@ impl Backend for MemoryBackend {
     }
 
     async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>> {
-        let Some(batch) = self.compacted(&key.table_name())? else {
-            return Ok(None);
+        let batch = match request.columns_with_filter() {
+            // Only the columns the scan needs are concatenated across appends.
+            Some(mut cols) => {
+                // a filter on `s.f` (a field of struct column `s`) needs the column `s`
+                for c in cols.clone() {
+                    if let Some((head, _)) = c.split_once('.')
+                        && !cols.iter().any(|x| x == head)
+                    {
+                        cols.push(head.to_string());
+                    }
+                }
+                let tables = self.tables();
+                let Some(parts) = tables.get(&key.table_name()) else {
+                    return Ok(None);
+                };
+                let projected = parts
+                    .iter()
+                    .map(|p| batches::project_existing(p, &cols))
+                    .collect::<Result<Vec<_>>>()?;
+                match projected.as_slice() {
+                    [one] => one.clone(),
+                    _ => batches::concat_merged(&projected)?,
+                }
+            }
+            None => match self.compacted(&key.table_name())? {
+                Some(b) => b,
+                None => return Ok(None),
+            },
         };
         let batch = match &request.filter {
             Some(f) => f.filter(&batch)?,

@@ -67,8 +67,56 @@ pub(crate) fn keep_latest(
         }
     }
     best.sort_unstable();
+    if let (Some(&first), Some(&last)) = (best.first(), best.last())
+        && (last - first) as usize + 1 == best.len()
+    {
+        // The winners are one run of rows (a feature rewritten in full, the latest write
+        // winning everywhere): a zero-copy slice instead of gathering every column.
+        return Ok(batch.slice(first as usize, best.len()));
+    }
     Ok(arrow_select::take::take_record_batch(
         batch,
         &UInt32Array::from(best),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+
+    use arrow_array::{Int64Array, TimestampMicrosecondArray};
+
+    use super::*;
+
+    fn latest(ids: &[i64], updated: &[i64]) -> Vec<(i64, i64)> {
+        let batch = RecordBatch::try_from_iter(vec![
+            ("id", Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef),
+            (
+                UPDATED_AT,
+                Arc::new(TimestampMicrosecondArray::from(updated.to_vec())) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let out = keep_latest(&batch, &["id".to_string()], "test").unwrap();
+        let ids = out
+            .column(0)
+            .as_primitive::<arrow_array::types::Int64Type>();
+        let ts = out.column(1).as_primitive::<TimestampMicrosecondType>();
+        (0..out.num_rows())
+            .map(|i| (ids.value(i), ts.value(i)))
+            .collect()
+    }
+
+    #[test]
+    fn the_latest_row_wins_whether_the_winners_are_one_run_or_scattered() {
+        // a full rewrite: the winners are the last run of rows (the zero-copy path)
+        assert_eq!(latest(&[1, 2, 1, 2], &[1, 1, 2, 2]), vec![(1, 2), (2, 2)]);
+        // scattered winners (the gathering path), in their original row order
+        assert_eq!(latest(&[1, 2, 1, 2], &[5, 1, 2, 7]), vec![(1, 5), (2, 7)]);
+        assert_eq!(
+            latest(&[3, 1, 3, 2, 1], &[1, 9, 4, 1, 2]),
+            vec![(1, 9), (3, 4), (2, 1)]
+        );
+    }
 }

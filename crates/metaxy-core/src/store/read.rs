@@ -8,7 +8,7 @@ use arrow_array::RecordBatch;
 use super::{MetadataStore, ReadOptions, dedup};
 use crate::backend::{AccessMode, ScanRequest};
 use crate::batches;
-use crate::columns::{DELETED_AT, FEATURE_VERSION, UPDATED_AT};
+use crate::columns::{DELETED_AT, FEATURE_VERSION, PROVENANCE, UPDATED_AT};
 use crate::error::{Error, Result};
 use crate::filter::{Expr, Scalar};
 use crate::graph::FeatureGraph;
@@ -116,7 +116,8 @@ impl MetadataStore {
             let extra = id_columns
                 .iter()
                 .cloned()
-                .chain([UPDATED_AT.to_string(), DELETED_AT.to_string()])
+                // what keep-latest orders by (provenance breaks timestamp ties)
+                .chain([UPDATED_AT, DELETED_AT, PROVENANCE].map(str::to_string))
                 .chain(post_filters.iter().flat_map(|f| f.columns()));
             for c in extra {
                 if !needed.contains(&c) {

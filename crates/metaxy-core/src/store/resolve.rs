@@ -120,9 +120,13 @@ impl MetadataStore {
                         .chain(&options.global_filters)
                         .cloned()
                         .collect();
+                    let columns = match upstream_columns(dep) {
+                        Some(c) => Some(c),
+                        None => self.upstream_columns_in_store(upstream).await?,
+                    };
                     let read = ReadOptions {
                         filters,
-                        columns: upstream_columns(dep),
+                        columns,
                         ..ReadOptions::default()
                     };
                     match self.read_key(graph, upstream.clone(), read).await {
@@ -185,6 +189,29 @@ impl MetadataStore {
             expected,
             current,
         )
+    }
+}
+
+impl MetadataStore {
+    /// For a dependency that selects nothing: every column of the upstream's local table
+    /// except the system columns the engine drops anyway (`None` when the table is not in
+    /// this store, so a fallback store is read whole). Reading a table's lifecycle and
+    /// versioning strings only to drop them dominated resolves on the SQL backends.
+    async fn upstream_columns_in_store(
+        &self,
+        upstream: &FeatureKey,
+    ) -> Result<Option<Vec<String>>> {
+        let Some(schema) = self.backend().table_schema(upstream).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .filter(|name| !columns::UPSTREAM_UNREAD_COLUMNS.contains(&name.as_str()))
+                .collect(),
+        ))
     }
 }
 
