@@ -19,6 +19,12 @@ lint:
 golden backend="memory":
     cargo run --locked -p metaxy-conformance --bin golden -- --backend {{backend}} conformance/golden conformance/golden/recorded
 
+# the benchmark matrix side by side with Python Metaxy 0.1.11 (the README's Python venv);
+# prints a Markdown table of ratios and appends every measurement to bench-results.jsonl
+bench sizes="1000000,10000000" backends="memory,duckdb" python=env_var_or_default("METAXY_TEST_PYTHON", ".venv/bin/python"):
+    cargo build --release --locked -p metaxy-bench --no-default-features --features {{backends}}
+    python3 crates/metaxy-bench/matrix.py --bench "$CARGO_TARGET_DIR/release/metaxy-bench" --peer-python {{python}} --sizes {{sizes}} --backends {{backends}}
+
 # everything CI runs
 ci:
     .ci/run

@@ -37,7 +37,7 @@ struct Args {
     /// Samples per root.
     #[arg(long, default_value_t = 100_000)]
     n: u64,
-    /// memory, duckdb, sqlite or postgres (METAXY_TEST_POSTGRES_URL).
+    /// memory, duckdb, sqlite, postgres (METAXY_TEST_POSTGRES_URL), delta or lancedb.
     #[arg(long, default_value = "memory")]
     backend: String,
     /// Timed rounds per phase (the median is reported).
@@ -155,10 +155,27 @@ fn root_rows(n: u64, fields: &[&str], seed: u64, bump: bool) -> metaxy::Result<R
 /// Creates backends for a run.
 enum Factory {
     Memory,
-    Duckdb(tempfile::TempDir),
-    Sqlite(tempfile::TempDir),
+    /// A directory for the file- and directory-based stores (one store per round).
+    #[allow(dead_code)] // unused when only the memory backend is compiled in
+    Dir(&'static str, tempfile::TempDir),
+    #[cfg(feature = "postgres")]
     Postgres(metaxy::postgres::TemporarySchemas),
 }
+
+/// The backends compiled into this build.
+const BACKENDS: &[&str] = &[
+    "memory",
+    #[cfg(feature = "duckdb")]
+    "duckdb",
+    #[cfg(feature = "sqlite")]
+    "sqlite",
+    #[cfg(feature = "postgres")]
+    "postgres",
+    #[cfg(feature = "delta")]
+    "delta",
+    #[cfg(feature = "lancedb")]
+    "lancedb",
+];
 
 impl Factory {
     fn new(kind: &str) -> metaxy::Result<Factory> {
@@ -173,8 +190,7 @@ impl Factory {
         };
         match kind {
             "memory" => Ok(Factory::Memory),
-            "duckdb" => Ok(Factory::Duckdb(tmp()?)),
-            "sqlite" => Ok(Factory::Sqlite(tmp()?)),
+            #[cfg(feature = "postgres")]
             "postgres" => {
                 let url = std::env::var("METAXY_TEST_POSTGRES_URL").map_err(|_| {
                     metaxy::Error::InvalidArgument(
@@ -185,41 +201,35 @@ impl Factory {
                     url,
                 )))
             }
+            other if BACKENDS.contains(&other) => Ok(Factory::Dir(
+                BACKENDS
+                    .iter()
+                    .find(|b| **b == other)
+                    .copied()
+                    .unwrap_or("memory"),
+                tmp()?,
+            )),
             other => Err(metaxy::Error::InvalidArgument(format!(
-                "unknown backend {other:?}: memory, duckdb, sqlite or postgres"
+                "unknown or not compiled-in backend {other:?}; available: {}",
+                BACKENDS.join(", ")
             ))),
         }
     }
 
     /// A fresh backend for round `round`; `reopen` gives a second handle on the same data.
-    async fn fresh(
-        &self,
-        round: usize,
-    ) -> metaxy::Result<(Arc<dyn Backend>, Box<dyn Fn() -> Arc<dyn Backend>>)> {
+    async fn fresh(&self, round: usize) -> metaxy::Result<(Arc<dyn Backend>, Opener)> {
         match self {
             Factory::Memory => {
                 let b: Arc<dyn Backend> = Arc::new(metaxy::MemoryBackend::new());
                 let same = b.clone();
-                Ok((b, Box::new(move || same.clone())))
+                Ok((b, Box::new(move || Ok(same.clone()))))
             }
-            Factory::Duckdb(dir) => {
-                let path = dir.path().join(format!("round{round}.duckdb"));
-                let _ = std::fs::remove_file(&path);
-                let p2 = path.clone();
-                Ok((
-                    Arc::new(metaxy::duckdb::DuckDbBackend::file(&path)),
-                    Box::new(move || Arc::new(metaxy::duckdb::DuckDbBackend::file(&p2))),
-                ))
+            Factory::Dir(kind, dir) => {
+                let path = dir.path().join(format!("round{round}.{kind}"));
+                let open = dir_backend(kind, path)?;
+                Ok((open()?, open))
             }
-            Factory::Sqlite(dir) => {
-                let path = dir.path().join(format!("round{round}.sqlite"));
-                let _ = std::fs::remove_file(&path);
-                let p2 = path.clone();
-                Ok((
-                    Arc::new(metaxy::sqlite::SqliteBackend::file(&path)),
-                    Box::new(move || Arc::new(metaxy::sqlite::SqliteBackend::file(&p2))),
-                ))
-            }
+            #[cfg(feature = "postgres")]
             Factory::Postgres(schemas) => {
                 let schema = schemas.create().await?;
                 let config =
@@ -227,17 +237,51 @@ impl Factory {
                 let c2 = config.clone();
                 Ok((
                     Arc::new(metaxy::postgres::PostgresBackend::new(config)),
-                    Box::new(move || Arc::new(metaxy::postgres::PostgresBackend::new(c2.clone()))),
+                    Box::new(move || {
+                        Ok(Arc::new(metaxy::postgres::PostgresBackend::new(c2.clone()))
+                            as Arc<dyn Backend>)
+                    }),
                 ))
             }
         }
     }
 
     async fn finish(&self) -> metaxy::Result<()> {
+        #[cfg(feature = "postgres")]
         if let Factory::Postgres(s) = self {
             s.drop_all().await?;
         }
         Ok(())
+    }
+}
+
+/// A constructor of the file- or directory-based backend `kind` at `path`.
+type Opener = Box<dyn Fn() -> metaxy::Result<Arc<dyn Backend>>>;
+
+fn dir_backend(kind: &str, path: std::path::PathBuf) -> metaxy::Result<Opener> {
+    let _ = &path;
+    match kind {
+        #[cfg(feature = "duckdb")]
+        "duckdb" => Ok(Box::new(move || {
+            Ok(Arc::new(metaxy::duckdb::DuckDbBackend::file(&path)) as Arc<dyn Backend>)
+        })),
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Ok(Box::new(move || {
+            Ok(Arc::new(metaxy::sqlite::SqliteBackend::file(&path)) as Arc<dyn Backend>)
+        })),
+        #[cfg(feature = "delta")]
+        "delta" => Ok(Box::new(move || {
+            let config = metaxy::delta::DeltaConfig::new(path.to_string_lossy());
+            Ok(Arc::new(metaxy::delta::DeltaBackend::new(config)?) as Arc<dyn Backend>)
+        })),
+        #[cfg(feature = "lancedb")]
+        "lancedb" => Ok(Box::new(move || {
+            let config = metaxy::lancedb::LanceDbConfig::new(path.to_string_lossy());
+            Ok(Arc::new(metaxy::lancedb::LanceDbBackend::new(config)?) as Arc<dyn Backend>)
+        })),
+        other => Err(metaxy::Error::InvalidArgument(format!(
+            "{other} is not a file- or directory-based backend"
+        ))),
     }
 }
 
@@ -300,7 +344,7 @@ async fn run() -> metaxy::Result<()> {
             }
             reset_peak();
             let started = Instant::now();
-            let s = store(reopen(), &w.graph);
+            let s = store(reopen()?, &w.graph);
             let _open = s.open(AccessMode::Write).await?;
             let inc = s
                 .resolve_update(w.leaf.as_str(), ResolveOptions::new())
