@@ -117,42 +117,50 @@ impl Backend for MemoryBackend {
     }
 
     async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>> {
-        let batch = match request.columns_with_filter() {
-            // Only the columns the scan needs are concatenated across appends.
-            Some(mut cols) => {
-                // a filter on `s.f` (a field of struct column `s`) needs the column `s`
-                for c in cols.clone() {
-                    if let Some((head, _)) = c.split_once('.')
-                        && !cols.iter().any(|x| x == head)
-                    {
-                        cols.push(head.to_string());
-                    }
-                }
-                let tables = self.tables();
-                let Some(parts) = tables.get(&key.table_name()) else {
-                    return Ok(None);
-                };
-                let projected = parts
-                    .iter()
-                    .map(|p| batches::project_existing(p, &cols))
-                    .collect::<Result<Vec<_>>>()?;
-                match projected.as_slice() {
-                    [one] => one.clone(),
-                    _ => batches::concat_merged(&projected)?,
-                }
+        let Some(mut cols) = request.columns_with_filter() else {
+            let Some(batch) = self.compacted(&key.table_name())? else {
+                return Ok(None);
+            };
+            return Ok(Some(match &request.filter {
+                Some(f) => f.filter(&batch)?,
+                None => batch,
+            }));
+        };
+        // A filter on `s.f` (a field of struct column `s`) needs the column `s`.
+        for c in cols.clone() {
+            if let Some((head, _)) = c.split_once('.')
+                && !cols.iter().any(|x| x == head)
+            {
+                cols.push(head.to_string());
             }
-            None => match self.compacted(&key.table_name())? {
-                Some(b) => b,
-                None => return Ok(None),
-            },
+        }
+        // Each append is projected, filtered and projected again on its own, so only the
+        // requested columns of the matching rows are ever copied (a filter on a long,
+        // constant column such as the feature version costs no copy at all).
+        let tables = self.tables();
+        let Some(parts) = tables.get(&key.table_name()) else {
+            return Ok(None);
         };
-        let batch = match &request.filter {
-            Some(f) => f.filter(&batch)?,
-            None => batch,
-        };
-        Ok(Some(match &request.columns {
-            Some(cols) => batches::project_existing(&batch, cols)?,
-            None => batch,
+        let projected = parts
+            .iter()
+            .map(|p| batches::project_existing(p, &cols))
+            .collect::<Result<Vec<_>>>()?;
+        let schema = batches::merge_schemas(projected.iter().map(|p| p.schema_ref()))?;
+        let wanted = request.columns.clone().unwrap_or_default();
+        let selected = projected
+            .iter()
+            .map(|p| {
+                let p = batches::align_batch(p, &schema)?;
+                let p = match &request.filter {
+                    Some(f) => f.filter(&p)?,
+                    None => p,
+                };
+                batches::project_existing(&p, &wanted)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(match selected.as_slice() {
+            [one] => one.clone(),
+            _ => batches::concat_merged(&selected)?,
         }))
     }
 
