@@ -157,7 +157,7 @@ enum Factory {
     Memory,
     /// A directory for the file- and directory-based stores (one store per round).
     #[allow(dead_code)] // unused when only the memory backend is compiled in
-    Dir(&'static str, tempfile::TempDir),
+    Dir(String, tempfile::TempDir),
     #[cfg(feature = "postgres")]
     Postgres(metaxy::postgres::TemporarySchemas),
 }
@@ -201,14 +201,7 @@ impl Factory {
                     url,
                 )))
             }
-            other if BACKENDS.contains(&other) => Ok(Factory::Dir(
-                BACKENDS
-                    .iter()
-                    .find(|b| **b == other)
-                    .copied()
-                    .unwrap_or("memory"),
-                tmp()?,
-            )),
+            other if BACKENDS.contains(&other) => Ok(Factory::Dir(other.to_string(), tmp()?)),
             other => Err(metaxy::Error::InvalidArgument(format!(
                 "unknown or not compiled-in backend {other:?}; available: {}",
                 BACKENDS.join(", ")
@@ -258,8 +251,9 @@ impl Factory {
 /// A constructor of the file- or directory-based backend `kind` at `path`.
 type Opener = Box<dyn Fn() -> metaxy::Result<Arc<dyn Backend>>>;
 
+// `path` is unused when no file- or directory-based backend is compiled in.
+#[allow(unused_variables)]
 fn dir_backend(kind: &str, path: std::path::PathBuf) -> metaxy::Result<Opener> {
-    let _ = &path;
     match kind {
         #[cfg(feature = "duckdb")]
         "duckdb" => Ok(Box::new(move || {
