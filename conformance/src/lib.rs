@@ -19,6 +19,7 @@
 pub mod backends;
 pub mod factory;
 pub mod golden;
+pub mod pushdown;
 pub mod rows;
 pub mod suite;
 

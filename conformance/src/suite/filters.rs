@@ -89,12 +89,15 @@ pub async fn filters_target_child_only_column(f: &dyn BackendFactory) {
         .await
         .unwrap();
     let mut rows = inc.new.clone();
+    // 1 and 3 are reviewed (by id: the increment's row order is not part of the contract)
+    let reviewed: Vec<bool> = column(&rows, "sample_uid")
+        .iter()
+        .map(|id| id.as_i64().unwrap() % 2 == 1)
+        .collect();
     rows = metaxy_core::batches::with_column(
         &rows,
         "reviewed",
-        std::sync::Arc::new(arrow_array::BooleanArray::from(vec![
-            true, false, true, false,
-        ])),
+        std::sync::Arc::new(arrow_array::BooleanArray::from(reviewed)),
     )
     .unwrap();
     store.write("people/child", rows).await.unwrap();

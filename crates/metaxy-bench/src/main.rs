@@ -6,7 +6,7 @@
 //!
 //! Graphs: `simple` = root (audio, frames) → leaf (prediction); `wide` = two roots (audio,
 //! frames, optical_flow, embedding) → leaf (prediction_a, prediction_b). Ids are `UInt64`,
-//! root provenance values short strings, hash xxhash64, truncation 8. Phases: `new` (roots
+//! root provenance values short strings, hash xxhash64 (`--hash`), truncation 8. Phases: `new` (roots
 //! written, leaf empty) and `stale` (leaf materialised, then 10% of root 0's rows re-written
 //! with a changed `audio`). Each round seeds a fresh store (not timed), then times opening the
 //! store, `resolve_update(leaf)` and collecting the increment. One JSON line per phase, as
@@ -43,6 +43,13 @@ struct Args {
     /// Timed rounds per phase (the median is reported).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Sample-level hash algorithm (xxhash64 as the paper; md5 or sha256 are pushed down on
+    /// PostgreSQL).
+    #[arg(long, default_value = "xxhash64")]
+    hash: HashAlgorithm,
+    /// Let DuckDB and PostgreSQL run the resolve themselves (`false`: the core engine).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pushdown: bool,
     /// Phases to run (default both).
     #[arg(long, value_delimiter = ',', default_values_t = vec!["new".to_string(), "stale".to_string()])]
     phases: Vec<String>,
@@ -157,9 +164,9 @@ enum Factory {
     Memory,
     /// A directory for the file- and directory-based stores (one store per round).
     #[allow(dead_code)] // unused when only the memory backend is compiled in
-    Dir(String, tempfile::TempDir),
+    Dir(String, tempfile::TempDir, bool),
     #[cfg(feature = "postgres")]
-    Postgres(metaxy::postgres::TemporarySchemas),
+    Postgres(metaxy::postgres::TemporarySchemas, bool),
 }
 
 /// The backends compiled into this build.
@@ -178,7 +185,7 @@ const BACKENDS: &[&str] = &[
 ];
 
 impl Factory {
-    fn new(kind: &str) -> metaxy::Result<Factory> {
+    fn new(kind: &str, pushdown: bool) -> metaxy::Result<Factory> {
         let tmp = || {
             tempfile::tempdir_in(
                 std::env::var("METAXY_BENCH_DIR")
@@ -197,11 +204,14 @@ impl Factory {
                         "the postgres backend needs METAXY_TEST_POSTGRES_URL".into(),
                     )
                 })?;
-                Ok(Factory::Postgres(metaxy::postgres::TemporarySchemas::new(
-                    url,
-                )))
+                Ok(Factory::Postgres(
+                    metaxy::postgres::TemporarySchemas::new(url),
+                    pushdown,
+                ))
             }
-            other if BACKENDS.contains(&other) => Ok(Factory::Dir(other.to_string(), tmp()?)),
+            other if BACKENDS.contains(&other) => {
+                Ok(Factory::Dir(other.to_string(), tmp()?, pushdown))
+            }
             other => Err(metaxy::Error::InvalidArgument(format!(
                 "unknown or not compiled-in backend {other:?}; available: {}",
                 BACKENDS.join(", ")
@@ -217,16 +227,17 @@ impl Factory {
                 let same = b.clone();
                 Ok((b, Box::new(move || Ok(same.clone()))))
             }
-            Factory::Dir(kind, dir) => {
+            Factory::Dir(kind, dir, pushdown) => {
                 let path = dir.path().join(format!("round{round}.{kind}"));
-                let open = dir_backend(kind, path)?;
+                let open = dir_backend(kind, path, *pushdown)?;
                 Ok((open()?, open))
             }
             #[cfg(feature = "postgres")]
-            Factory::Postgres(schemas) => {
+            Factory::Postgres(schemas, pushdown) => {
                 let schema = schemas.create().await?;
-                let config =
+                let mut config =
                     metaxy::postgres::PostgresConfig::url(schemas.url()).with_schema(schema);
+                config.pushdown = *pushdown;
                 let c2 = config.clone();
                 Ok((
                     Arc::new(metaxy::postgres::PostgresBackend::new(config)),
@@ -241,7 +252,7 @@ impl Factory {
 
     async fn finish(&self) -> metaxy::Result<()> {
         #[cfg(feature = "postgres")]
-        if let Factory::Postgres(s) = self {
+        if let Factory::Postgres(s, _) = self {
             s.drop_all().await?;
         }
         Ok(())
@@ -253,11 +264,14 @@ type Opener = Box<dyn Fn() -> metaxy::Result<Arc<dyn Backend>>>;
 
 // `path` is unused when no file- or directory-based backend is compiled in.
 #[allow(unused_variables)]
-fn dir_backend(kind: &str, path: std::path::PathBuf) -> metaxy::Result<Opener> {
+fn dir_backend(kind: &str, path: std::path::PathBuf, pushdown: bool) -> metaxy::Result<Opener> {
     match kind {
         #[cfg(feature = "duckdb")]
         "duckdb" => Ok(Box::new(move || {
-            Ok(Arc::new(metaxy::duckdb::DuckDbBackend::file(&path)) as Arc<dyn Backend>)
+            Ok(
+                Arc::new(metaxy::duckdb::DuckDbBackend::file(&path).with_pushdown(pushdown))
+                    as Arc<dyn Backend>,
+            )
         })),
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(Box::new(move || {
@@ -279,12 +293,12 @@ fn dir_backend(kind: &str, path: std::path::PathBuf) -> metaxy::Result<Opener> {
     }
 }
 
-fn store(backend: Arc<dyn Backend>, graph: &FeatureGraph) -> MetadataStore {
+fn store(backend: Arc<dyn Backend>, graph: &FeatureGraph, hash: HashAlgorithm) -> MetadataStore {
     MetadataStore::with_settings(
         backend,
         graph.clone(),
         StoreSettings {
-            hash_algorithm: HashAlgorithm::Xxhash64,
+            hash_algorithm: hash,
             ..StoreSettings::default()
         },
     )
@@ -304,8 +318,16 @@ fn reset_peak() {
 
 async fn run() -> metaxy::Result<()> {
     let args = Args::parse();
+    // `METAXY_LOG=metaxy_core=debug` shows which path each resolve took and, for a pushed-down
+    // resolve, the rows and bytes the backend sent back
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("METAXY_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let w = workload(&args.graph)?;
-    let factory = Factory::new(&args.backend)?;
+    let factory = Factory::new(&args.backend, args.pushdown)?;
     let roots: Vec<RecordBatch> = w
         .roots
         .iter()
@@ -321,7 +343,7 @@ async fn run() -> metaxy::Result<()> {
             round_id += 1;
             let (backend, reopen) = factory.fresh(round_id).await?;
             {
-                let s = store(backend, &w.graph);
+                let s = store(backend, &w.graph, args.hash);
                 let _open = s.open(AccessMode::Write).await?;
                 for ((key, _), batch) in w.roots.iter().zip(&roots) {
                     s.write(key.as_str(), batch.clone()).await?;
@@ -338,7 +360,7 @@ async fn run() -> metaxy::Result<()> {
             }
             reset_peak();
             let started = Instant::now();
-            let s = store(reopen()?, &w.graph);
+            let s = store(reopen()?, &w.graph, args.hash);
             let _open = s.open(AccessMode::Write).await?;
             let inc = s
                 .resolve_update(w.leaf.as_str(), ResolveOptions::new())
@@ -362,6 +384,8 @@ async fn run() -> metaxy::Result<()> {
                 "new": counts.0,
                 "stale": counts.1,
                 "peak_mib": (peak * 10.0).round() / 10.0,
+                "hash": args.hash.as_str(),
+                "pushdown": args.pushdown,
             })
         );
     }

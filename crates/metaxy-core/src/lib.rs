@@ -80,6 +80,7 @@ pub mod increment;
 pub mod json_columns;
 pub mod key;
 pub(crate) mod keys;
+pub mod pushdown;
 pub mod spec;
 pub mod store;
 

@@ -7,7 +7,9 @@ use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Schema, SchemaRef};
 use async_trait::async_trait;
 use duckdb::{Config, Connection};
+use metaxy_core::HashAlgorithm;
 use metaxy_core::backend::{AccessMode, Backend, Capabilities, ScanRequest};
+use metaxy_core::pushdown::{PushdownStats, SqlPushdown};
 use metaxy_core::{Error, Expr, FeatureKey, Result, batches};
 
 use crate::config::DuckDbConfig;
@@ -24,6 +26,8 @@ pub struct DuckDbBackend {
     state: Arc<Mutex<State>>,
     /// Keeps a temporary directory alive for [`DuckDbBackend::temporary`].
     _temp: Option<Arc<tempfile::TempDir>>,
+    /// Resolves run inside DuckDB, and the rows they returned.
+    stats: Arc<PushdownStats>,
 }
 
 #[derive(Debug, Default)]
@@ -43,7 +47,24 @@ impl DuckDbBackend {
             config,
             state: Arc::new(Mutex::new(State::default())),
             _temp: None,
+            stats: Arc::default(),
         }
+    }
+
+    /// The same backend with the versioning pushdown on or off (see
+    /// [`DuckDbConfig::pushdown`]).
+    pub fn with_pushdown(mut self, pushdown: bool) -> Self {
+        self.config.pushdown = pushdown;
+        self
+    }
+
+    /// How many resolves ran inside DuckDB and how many rows they returned.
+    pub fn pushdown_stats(&self) -> &PushdownStats {
+        &self.stats
+    }
+
+    pub(crate) fn count_pushdown(&self, rows: usize) {
+        self.stats.record(rows);
     }
 
     /// A backend on a database file.
@@ -80,7 +101,7 @@ impl DuckDbBackend {
     }
 
     /// Runs `f` with the open connection on a blocking thread.
-    async fn run<T, F>(&self, f: F) -> Result<T>
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, &str) -> Result<T> + Send + 'static,
@@ -202,7 +223,7 @@ fn table_schema(conn: &Connection, table: &str, name: &str) -> Result<Option<Sch
     Ok(Some(Arc::new(Schema::new(fields))))
 }
 
-fn query(
+pub(crate) fn query(
     conn: &Connection,
     sql: &str,
     params: Vec<duckdb::types::Value>,
@@ -457,8 +478,16 @@ impl Backend for DuckDbBackend {
             filter_pushdown: true,
             projection_pushdown: true,
             concurrent_writers: false,
-            pushdown_hash_algorithms: Vec::new(),
+            pushdown_hash_algorithms: if self.config.pushdown {
+                HashAlgorithm::ALL.to_vec()
+            } else {
+                Vec::new()
+            },
         }
+    }
+
+    fn sql_pushdown(&self) -> Option<&dyn SqlPushdown> {
+        self.config.pushdown.then_some(self as &dyn SqlPushdown)
     }
 
     async fn open(&self, mode: AccessMode) -> Result<()> {
@@ -475,7 +504,9 @@ impl Backend for DuckDbBackend {
             };
             if reopen {
                 guard.conn = None; // release a read-only handle before taking the write lock
-                guard.conn = Some(open_connection(&config, &path, mode, &name)?);
+                let conn = open_connection(&config, &path, mode, &name)?;
+                crate::pushdown::register_hash_functions(&conn, &name)?;
+                guard.conn = Some(conn);
                 guard.mode = Some(mode);
             }
             Ok(())

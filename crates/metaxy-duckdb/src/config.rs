@@ -15,6 +15,15 @@ pub struct DuckDbConfig {
     /// accepted under Metaxy's name `config`.
     #[serde(default, alias = "config")]
     pub settings: BTreeMap<String, String>,
+    /// Whether resolves run inside DuckDB (the *versioning pushdown*) when their plan allows
+    /// it; `false` computes every increment in the core engine. Both give identical results.
+    #[serde(default = "pushdown_default")]
+    pub pushdown: bool,
+}
+
+/// Pushdown is on unless the config turns it off.
+fn pushdown_default() -> bool {
+    true
 }
 
 impl DuckDbConfig {
@@ -23,6 +32,7 @@ impl DuckDbConfig {
         DuckDbConfig {
             database: path.into().to_string_lossy().into_owned(),
             settings: BTreeMap::new(),
+            pushdown: pushdown_default(),
         }
     }
 
@@ -31,7 +41,14 @@ impl DuckDbConfig {
         DuckDbConfig {
             database: ":memory:".to_string(),
             settings: BTreeMap::new(),
+            pushdown: pushdown_default(),
         }
+    }
+
+    /// The same database with the versioning pushdown on or off.
+    pub fn with_pushdown(mut self, pushdown: bool) -> Self {
+        self.pushdown = pushdown;
+        self
     }
 
     /// True for `:memory:`.

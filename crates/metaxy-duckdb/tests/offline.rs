@@ -12,7 +12,7 @@ use metaxy_duckdb::DuckDbBackend;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_write_resolve_without_network() {
     let backend = Arc::new(DuckDbBackend::temporary().unwrap());
-    let store = MetadataStore::new(backend, video_graph());
+    let store = MetadataStore::new(backend.clone(), video_graph());
     let _g = store.open(AccessMode::Write).await.unwrap();
     store
         .write(
@@ -41,4 +41,6 @@ async fn open_write_resolve_without_network() {
         .await
         .unwrap();
     assert_eq!(read.num_rows(), 2);
+    // both resolves ran inside DuckDB, with the hash functions registered from Rust
+    assert_eq!(backend.pushdown_stats().queries(), 2);
 }

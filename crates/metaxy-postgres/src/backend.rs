@@ -9,6 +9,7 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use metaxy_core::backend::{AccessMode, Backend, Capabilities, ScanRequest};
+use metaxy_core::pushdown::{PushdownStats, SqlPushdown};
 use metaxy_core::{Error, Expr, FeatureKey, Result, batches, json_columns};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
@@ -35,6 +36,8 @@ use crate::types::{CATALOG, Storage, pg_type, read_expr, storage};
 pub struct PostgresBackend {
     config: PostgresConfig,
     pool: Mutex<Option<PgPool>>,
+    /// Resolves run inside PostgreSQL, and the rows they returned.
+    stats: PushdownStats,
 }
 
 impl PostgresBackend {
@@ -43,7 +46,24 @@ impl PostgresBackend {
         PostgresBackend {
             config,
             pool: Mutex::new(None),
+            stats: PushdownStats::default(),
         }
+    }
+
+    /// The same backend with the versioning pushdown on or off (see
+    /// [`PostgresConfig::pushdown`]).
+    pub fn with_pushdown(mut self, pushdown: bool) -> Self {
+        self.config.pushdown = pushdown;
+        self
+    }
+
+    /// How many resolves ran inside PostgreSQL and how many rows they sent back.
+    pub fn pushdown_stats(&self) -> &PushdownStats {
+        &self.stats
+    }
+
+    pub(crate) fn stats(&self) -> &PushdownStats {
+        &self.stats
     }
 
     /// The configuration.
@@ -51,7 +71,7 @@ impl PostgresBackend {
         &self.config
     }
 
-    fn pool(&self) -> Result<PgPool> {
+    pub(crate) fn pool(&self) -> Result<PgPool> {
         self.pool
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -61,7 +81,7 @@ impl PostgresBackend {
             })
     }
 
-    fn err(&self, e: sqlx::Error) -> Error {
+    pub(crate) fn err(&self, e: sqlx::Error) -> Error {
         pg_error(&self.config, e)
     }
 
@@ -182,7 +202,7 @@ async fn record_schema(
 }
 
 /// Builds an Arrow column of `t` from the storage-form values of `rows`.
-fn decode_column(
+pub(crate) fn decode_column(
     rows: &[PgRow],
     i: usize,
     t: &DataType,
@@ -351,8 +371,16 @@ impl Backend for PostgresBackend {
             filter_pushdown: true,
             projection_pushdown: true,
             concurrent_writers: true,
-            pushdown_hash_algorithms: Vec::new(),
+            pushdown_hash_algorithms: if self.config.pushdown {
+                crate::pushdown::IN_DATABASE.to_vec()
+            } else {
+                Vec::new()
+            },
         }
+    }
+
+    fn sql_pushdown(&self) -> Option<&dyn SqlPushdown> {
+        self.config.pushdown.then_some(self as &dyn SqlPushdown)
     }
 
     async fn open(&self, mode: AccessMode) -> Result<()> {

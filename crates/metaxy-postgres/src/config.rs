@@ -40,6 +40,15 @@ pub struct PostgresConfig {
     /// Seconds to wait for a connection before failing (default 10).
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
+    /// Whether resolves with `md5` or `sha256` hashing run inside PostgreSQL (the versioning
+    /// pushdown: only the increment is sent back); `false` computes every increment in the
+    /// core engine. Both give identical results. Default true.
+    #[serde(default = "default_pushdown")]
+    pub pushdown: bool,
+}
+
+fn default_pushdown() -> bool {
+    true
 }
 
 fn default_schema() -> String {
@@ -74,6 +83,7 @@ impl PostgresConfig {
             create_schema: false,
             max_connections: default_max_connections(),
             connect_timeout_secs: default_connect_timeout(),
+            pushdown: default_pushdown(),
         }
     }
 

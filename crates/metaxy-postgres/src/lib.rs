@@ -12,11 +12,15 @@
 //! * Concurrent writers (processes or pool connections) are serialised per table by a
 //!   transaction-scoped advisory lock while they change the schema and append.
 //! * The password is never printed: displays mask it.
-//! * Versioning runs in the core engine over the scanned id and version columns.
+//! * Versioning pushdown: with `md5` or `sha256` hashing, a resolve runs inside PostgreSQL and
+//!   sends back only the increment (`pushdown = false` turns it off); xxhash32, xxhash64 and
+//!   wyhash, which PostgreSQL lacks, run in the core engine over the scanned id and version
+//!   columns. Both paths give identical results.
 
 mod backend;
 mod config;
 mod copy;
+mod pushdown;
 mod registry;
 mod sql;
 mod testing;

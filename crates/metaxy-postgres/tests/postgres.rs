@@ -22,23 +22,40 @@ const URL_VAR: &str = "METAXY_TEST_POSTGRES_URL";
 /// One schema per backend, dropped at the end of the run.
 struct SchemaPerTest {
     url: String,
-    schemas: TemporarySchemas,
+    schemas: Arc<TemporarySchemas>,
+    /// Whether backends push resolves down (md5 / sha256) or leave them to the core engine.
+    pushdown: bool,
 }
 
 impl SchemaPerTest {
     async fn new_schema(&self) -> String {
         self.schemas.create().await.unwrap()
     }
+
+    /// The same server and schemas, every resolve in the core engine.
+    fn core_engine(&self) -> SchemaPerTest {
+        SchemaPerTest {
+            url: self.url.clone(),
+            schemas: self.schemas.clone(),
+            pushdown: false,
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl BackendFactory for SchemaPerTest {
     fn name(&self) -> String {
-        "postgres".into()
+        if self.pushdown {
+            "postgres".into()
+        } else {
+            "postgres (pushdown off)".into()
+        }
     }
 
     async fn fresh(&self) -> Result<Arc<dyn Backend>> {
-        Ok(Arc::new(self.schemas.backend().await?))
+        Ok(Arc::new(
+            self.schemas.backend().await?.with_pushdown(self.pushdown),
+        ))
     }
 
     async fn finish(&self) -> Result<()> {
@@ -182,6 +199,87 @@ async fn hostile_identifiers_and_values(f: &SchemaPerTest) {
     assert_eq!(hit.num_rows(), 1);
 }
 
+/// Every golden case (40 of them hash with md5 or sha256, which PostgreSQL pushes down).
+fn golden_cases(f: &SchemaPerTest, rt: &tokio::runtime::Runtime) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/golden");
+    let files = golden::collect_case_files(&[dir.clone(), dir.join("recorded")]).unwrap();
+    assert!(files.len() >= 118);
+    let failures: Vec<String> = rt
+        .block_on(golden::run_files(&files, f))
+        .into_iter()
+        .filter_map(|o| o.failure.map(|m| format!("{}: {m}", o.name)))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// With md5 the resolve runs in PostgreSQL and sends back only the increment's rows; with
+/// xxhash64 (no server-side implementation) it runs in the core engine.
+async fn only_the_increment_leaves_postgres(f: &SchemaPerTest) {
+    use metaxy_core::store::StoreSettings;
+    use metaxy_core::{HashAlgorithm, ResolveOptions};
+    let graph = FeatureGraph::from_json(
+        &serde_json::json!([
+            {"key": "pg/raw", "id_columns": ["id"], "fields": ["default"]},
+            {"key": "pg/clip", "id_columns": ["id"], "deps": [{"feature": "pg/raw"}], "fields": ["default"]},
+        ]),
+        Some(8),
+    )
+    .unwrap();
+    for (algorithm, pushed) in [(HashAlgorithm::Md5, true), (HashAlgorithm::Xxhash64, false)] {
+        let schema = f.new_schema().await;
+        let backend = Arc::new(PostgresBackend::new(
+            PostgresConfig::url(&f.url).with_schema(schema),
+        ));
+        let store = MetadataStore::with_settings(
+            backend.clone(),
+            graph.clone(),
+            StoreSettings {
+                hash_algorithm: algorithm,
+                ..StoreSettings::default()
+            },
+        );
+        let _g = store.open(AccessMode::Write).await.unwrap();
+        let raw = |ids: std::ops::Range<i64>, tag: &str| {
+            batch(serde_json::Value::Array(
+                ids.map(|id| serde_json::json!({"id": id, "metaxy_provenance_by_field": {"default": format!("{tag}{id}")}}))
+                    .collect(),
+            ))
+        };
+        store.write("pg/raw", raw(0..5000, "p")).await.unwrap();
+        let inc = store
+            .resolve_update("pg/clip", ResolveOptions::new())
+            .await
+            .unwrap();
+        store.write("pg/clip", inc.new).await.unwrap();
+        store.write("pg/raw", raw(10..30, "q")).await.unwrap();
+        let before = backend.pushdown_stats().rows();
+        let inc = store
+            .resolve_update("pg/clip", ResolveOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(inc.stale.num_rows(), 20, "{algorithm}");
+        let stats = backend.pushdown_stats();
+        if pushed {
+            assert_eq!(
+                stats.queries(),
+                2,
+                "{algorithm}: both resolves ran in PostgreSQL"
+            );
+            assert_eq!(
+                stats.rows() - before,
+                20,
+                "{algorithm}: only the 20 stale rows came back"
+            );
+        } else {
+            assert_eq!(
+                stats.queries(),
+                0,
+                "{algorithm} is computed in the core engine"
+            );
+        }
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let url = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty());
@@ -200,7 +298,8 @@ fn main() {
     );
     let factory = Arc::new(SchemaPerTest {
         url: url.clone().unwrap_or_default(),
-        schemas: TemporarySchemas::new(url.clone().unwrap_or_default()),
+        schemas: Arc::new(TemporarySchemas::new(url.clone().unwrap_or_default())),
+        pushdown: true,
     });
     let reason = format!("{URL_VAR} is not set");
     let mut trials = Vec::new();
@@ -229,18 +328,23 @@ fn main() {
     }
     add(
         "golden_cases",
+        Box::new(|f, rt| golden_cases(f.as_ref(), &rt)),
+    );
+    add(
+        "golden_cases_in_the_core_engine",
+        Box::new(|f, rt| golden_cases(&f.core_engine(), &rt)),
+    );
+    add(
+        "pushdown_matches_core_engine",
         Box::new(|f, rt| {
-            let dir =
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/golden");
-            let files = golden::collect_case_files(&[dir.clone(), dir.join("recorded")]).unwrap();
-            assert!(files.len() >= 118);
-            let failures: Vec<String> = rt
-                .block_on(golden::run_files(&files, f.as_ref()))
-                .into_iter()
-                .filter_map(|o| o.failure.map(|m| format!("{}: {m}", o.name)))
-                .collect();
-            assert!(failures.is_empty(), "{}", failures.join("\n"));
+            rt.block_on(metaxy_conformance::pushdown::pushdown_matches_core_engine(
+                f.as_ref(),
+            ))
         }),
+    );
+    add(
+        "only_the_increment_leaves_postgres",
+        Box::new(|f, rt| rt.block_on(only_the_increment_leaves_postgres(&f))),
     );
     add(
         "connection_errors",

@@ -34,6 +34,7 @@ use crate::error::Result;
 use crate::filter::Expr;
 use crate::hash::HashAlgorithm;
 use crate::key::FeatureKey;
+use crate::pushdown::SqlPushdown;
 
 /// How a store is opened: shared reading or exclusive writing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,7 +54,8 @@ pub struct Capabilities {
     pub projection_pushdown: bool,
     /// Whether several processes may write at once.
     pub concurrent_writers: bool,
-    /// Hash algorithms the backend's own resolve pushdown supports (empty: no pushdown).
+    /// Hash algorithms the backend's resolve pushdown ([`Backend::sql_pushdown`]) can compute
+    /// (empty: every resolve runs in the core engine).
     pub pushdown_hash_algorithms: Vec<HashAlgorithm>,
 }
 
@@ -125,6 +127,14 @@ pub trait Backend: Send + Sync + Debug {
 
     /// Reads rows, or `None` when the table does not exist.
     async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>>;
+
+    /// The backend's SQL engine, when it can run a whole resolve itself (see
+    /// [`pushdown`](crate::pushdown)); `None` (the default) keeps every resolve in the core
+    /// engine. Only consulted for the algorithms in
+    /// [`Capabilities::pushdown_hash_algorithms`].
+    fn sql_pushdown(&self) -> Option<&dyn SqlPushdown> {
+        None
+    }
 
     /// Physically deletes the rows matching `filter` (every row when `None`) and returns how
     /// many were deleted. A missing table deletes nothing.

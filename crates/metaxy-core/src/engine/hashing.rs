@@ -201,3 +201,17 @@ pub(crate) fn struct_names(s: &StructArray) -> Vec<String> {
 pub(crate) fn arc(a: StringArray) -> ArrayRef {
     Arc::new(a)
 }
+
+/// Hashes every string of `values` (NULL stays NULL), rendered and untruncated as
+/// [`HashAlgorithm::hash_str`] renders it: the kernel a backend registers as its SQL hash
+/// function so that a pushed-down resolve hashes exactly like the core engine.
+pub fn hash_strings(algorithm: HashAlgorithm, values: &StringArray) -> Result<StringArray> {
+    let mut out = HashColumnBuilder::new(values.len(), algorithm, None);
+    for v in values.iter() {
+        match v {
+            Some(v) => out.push_hash(v.as_bytes()),
+            None => out.push_null(),
+        }
+    }
+    out.finish()
+}

@@ -21,6 +21,7 @@ use arrow_schema::{Field, Schema};
 
 pub use compare::stale_fields_type;
 pub(crate) use compare::{CompareInput, compare};
+pub use hashing::hash_strings;
 pub(crate) use hashing::sample_hash;
 
 use crate::batches;

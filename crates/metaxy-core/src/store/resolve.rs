@@ -17,6 +17,7 @@ use crate::graph::PlanDep;
 use crate::increment::Increment;
 use crate::key::{FeatureKey, IntoFeatureKey};
 use crate::keys::{self, Grouping};
+use crate::pushdown;
 
 impl MetadataStore {
     /// Computes the increment of a feature: the samples that are `new` (never computed under
@@ -79,6 +80,16 @@ impl MetadataStore {
             if !cur_columns.contains(&c) {
                 cur_columns.push(c);
             }
+        }
+        if options.samples.is_none()
+            && !options.skip_comparison
+            && predicate.is_none()
+            && options.target_filters.is_empty()
+            && let Some(increment) = self
+                .resolve_in_backend(graph, &spec, &plan, &options, &target_side, &cur_columns)
+                .await?
+        {
+            return Ok(increment);
         }
         let current = self
             .read_local(
@@ -193,6 +204,98 @@ impl MetadataStore {
 }
 
 impl MetadataStore {
+    /// The versioning pushdown: the backend computes the increment in its own engine when it
+    /// can (see [`pushdown`](crate::pushdown)); `None` when it cannot, and the core runs.
+    async fn resolve_in_backend(
+        &self,
+        graph: &FeatureGraph,
+        spec: &crate::spec::FeatureSpec,
+        plan: &crate::graph::FeaturePlan,
+        options: &ResolveOptions,
+        target_filters: &[Expr],
+        current_columns: &[String],
+    ) -> Result<Option<Increment>> {
+        let backend = self.backend();
+        let hash = HashSettings {
+            algorithm: self.hash_algorithm(),
+            truncation: graph.truncation(),
+        };
+        if !backend
+            .capabilities()
+            .pushdown_hash_algorithms
+            .contains(&hash.algorithm)
+        {
+            return Ok(None);
+        }
+        let Some(engine) = backend.sql_pushdown() else {
+            return Ok(None);
+        };
+        let current_schema = backend.table_schema(&spec.key).await?;
+        let mut upstream_schemas = Vec::with_capacity(plan.deps.len());
+        let mut upstream_filters = Vec::with_capacity(plan.deps.len());
+        for dep in &plan.deps {
+            let upstream = &dep.dep.feature;
+            // a table in a fallback store (or a missing optional one) is the core's to read
+            let Some(schema) = backend.table_schema(upstream).await? else {
+                return Ok(None);
+            };
+            upstream_schemas.push(schema);
+            upstream_filters.push(
+                options
+                    .filters
+                    .get(upstream)
+                    .into_iter()
+                    .flatten()
+                    .chain(&options.global_filters)
+                    .cloned()
+                    .collect(),
+            );
+        }
+        let inputs = pushdown::query::ResolveInputs {
+            graph,
+            spec,
+            plan,
+            hash,
+            upstream_filters,
+            upstream_schemas,
+            target_filters: target_filters.to_vec(),
+            current_schema,
+            current_columns: current_columns.to_vec(),
+        };
+        let Some(compiled) = pushdown::compile(engine, &inputs)? else {
+            tracing::debug!(feature = %spec.key, "resolve runs in the core engine: the plan has no SQL form");
+            return Ok(None);
+        };
+        let rows = engine
+            .query(
+                &compiled.sql,
+                compiled.params.clone(),
+                compiled.schema.clone(),
+            )
+            .await?;
+        tracing::debug!(
+            feature = %spec.key,
+            rows = rows.num_rows(),
+            bytes = rows.get_array_memory_size(),
+            "resolve pushed down to the backend"
+        );
+        let (expected, current) = compiled.split(&rows)?;
+        let field_keys: Vec<String> = spec.fields.iter().map(|f| f.key.to_struct_key()).collect();
+        let key = spec.key.to_string();
+        engine::compare(
+            CompareInput {
+                feature: &key,
+                join_columns: &plan.join_columns,
+                collapse: false,
+                predicate: None,
+                field_keys: &field_keys,
+            },
+            expected,
+            current,
+        )
+        .map(Some)
+    }
+
     /// For a dependency that selects nothing: every column of the upstream's local table
     /// except the system columns the engine drops anyway (`None` when the table is not in
     /// this store, so a fallback store is read whole). Reading a table's lifecycle and
