@@ -74,3 +74,33 @@ fn the_default_store_is_duckdb_and_bad_settings_name_the_key() {
         "{e}"
     );
 }
+
+#[test]
+fn pushdown_is_on_by_default_and_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |extra: &str| {
+        std::fs::write(
+            dir.path().join("metaxy.toml"),
+            format!("[stores.dev]\ntype = \"duckdb\"\n[stores.dev.config]\ndatabase = \"m.duckdb\"\n{extra}"),
+        )
+        .unwrap();
+        let cfg = MetaxyConfig::load_with(None, dir.path(), &[]).unwrap();
+        cfg.open_store(None, FeatureGraph::new([]).unwrap(), &registry())
+    };
+    let on = open("").unwrap();
+    assert_eq!(
+        on.backend().capabilities().pushdown_hash_algorithms,
+        metaxy_core::HashAlgorithm::ALL.to_vec()
+    );
+    assert!(on.backend().sql_pushdown().is_some());
+    let off = open("pushdown = false\n").unwrap();
+    assert!(
+        off.backend()
+            .capabilities()
+            .pushdown_hash_algorithms
+            .is_empty()
+    );
+    assert!(off.backend().sql_pushdown().is_none());
+    let e = open("pushdown = \"sometimes\"\n").unwrap_err().to_string();
+    assert!(e.contains("pushdown"), "{e}");
+}

@@ -110,12 +110,7 @@ pub(crate) fn expected_frame(
     let (by_field, sample) = provenance::compute(spec, plan, &prepared, &joined, hash)?;
     let by_field: ArrayRef = Arc::new(by_field);
     let sample: ArrayRef = Arc::new(sample);
-    for (name, a) in [
-        (PROVENANCE_BY_FIELD, by_field.clone()),
-        (PROVENANCE, sample.clone()),
-        (DATA_VERSION_BY_FIELD, by_field),
-        (DATA_VERSION, sample),
-    ] {
+    for (name, a) in versioning_columns(by_field, sample) {
         fields.push(Field::new(name, a.data_type().clone(), true));
         arrays.push(a);
     }
@@ -125,6 +120,20 @@ pub(crate) fn expected_frame(
         arrays,
         &arrow_array::RecordBatchOptions::new().with_row_count(Some(joined.len)),
     )?)
+}
+
+/// The four versioning columns of a computed expected frame: the provenance, and the data
+/// version defaulting to it.
+pub(crate) fn versioning_columns(
+    by_field: ArrayRef,
+    sample: ArrayRef,
+) -> [(&'static str, ArrayRef); 4] {
+    [
+        (PROVENANCE_BY_FIELD, by_field.clone()),
+        (PROVENANCE, sample.clone()),
+        (DATA_VERSION_BY_FIELD, by_field),
+        (DATA_VERSION, sample),
+    ]
 }
 
 /// Turns caller-supplied samples into an expected frame (reference 2.14): the sample hash is

@@ -26,12 +26,11 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use super::SqlPushdown;
 use crate::batches;
 use crate::columns::{
-    self, DATA_VERSION, DATA_VERSION_BY_FIELD, DELETED_AT, FEATURE_VERSION, PROVENANCE,
-    PROVENANCE_BY_FIELD, STALE_FIELDS, UPDATED_AT,
+    self, DATA_VERSION_BY_FIELD, DELETED_AT, FEATURE_VERSION, PROVENANCE, STALE_FIELDS, UPDATED_AT,
 };
-use crate::engine::HashSettings;
 use crate::engine::hashing::build_struct;
 use crate::engine::upstream::dvbf_column;
+use crate::engine::{HashSettings, versioning_columns};
 use crate::error::{Error, Result};
 use crate::filter::{Expr, Scalar};
 use crate::graph::{FeatureGraph, FeaturePlan, PlanDep};
@@ -676,12 +675,10 @@ impl CompiledResolve {
         };
         let e_rows = present(0)?;
 
-        let mut fields: Vec<Field> = Vec::new();
-        let mut arrays: Vec<ArrayRef> = Vec::new();
+        let mut columns: Vec<(String, ArrayRef)> = Vec::new();
         for (i, name) in self.expected_names.iter().enumerate() {
             let a = arrow_select::filter::filter(column(i)?.as_ref(), &e_rows)?;
-            fields.push(Field::new(name, a.data_type().clone(), true));
-            arrays.push(a);
+            columns.push((name.clone(), a));
         }
         let mut children = Vec::with_capacity(n_hash);
         for (f, key) in self.field_keys.iter().enumerate() {
@@ -690,42 +687,184 @@ impl CompiledResolve {
         }
         let by_field: ArrayRef = Arc::new(build_struct(children)?);
         let prov = arrow_select::filter::filter(column(n_plain + n_hash)?.as_ref(), &e_rows)?;
-        let prov = prov
-            .as_string_opt::<i32>()
-            .map(|_| prov.clone())
-            .ok_or_else(|| Error::InvalidArgument("provenance is not a string column".into()))?;
-        for (name, a) in [
-            (PROVENANCE_BY_FIELD, by_field.clone()),
-            (PROVENANCE, prov.clone()),
-            (DATA_VERSION_BY_FIELD, by_field),
-            (DATA_VERSION, prov),
-        ] {
-            fields.push(Field::new(name, a.data_type().clone(), true));
-            arrays.push(a);
+        if prov.as_string_opt::<i32>().is_none() {
+            return Err(Error::InvalidArgument(
+                "the pushed-down provenance is not a string column".into(),
+            ));
         }
-        let expected = RecordBatch::try_new_with_options(
-            Arc::new(Schema::new(fields)),
-            arrays,
-            &arrow_array::RecordBatchOptions::new().with_row_count(Some(e_rows.true_count())),
-        )?;
+        for (name, a) in versioning_columns(by_field, prov) {
+            columns.push((name.to_string(), a));
+        }
+        let expected = batch_of(columns, e_rows.true_count())?;
 
         let offset = n_plain + n_hash + 1;
         let Some(current_names) = &self.current_names else {
             return Ok((expected, None));
         };
         let c_rows = present(offset)?;
-        let mut fields: Vec<Field> = Vec::new();
-        let mut arrays: Vec<ArrayRef> = Vec::new();
+        let mut columns: Vec<(String, ArrayRef)> = Vec::new();
         for (j, name) in current_names.iter().enumerate() {
             let a = arrow_select::filter::filter(column(offset + j)?.as_ref(), &c_rows)?;
-            fields.push(Field::new(name, a.data_type().clone(), true));
-            arrays.push(a);
+            columns.push((name.clone(), a));
         }
-        let current = RecordBatch::try_new_with_options(
-            Arc::new(Schema::new(fields)),
-            arrays,
-            &arrow_array::RecordBatchOptions::new().with_row_count(Some(c_rows.true_count())),
-        )?;
+        let current = batch_of(columns, c_rows.true_count())?;
         Ok((expected, Some(current)))
+    }
+}
+
+/// A batch of named columns with `rows` rows (also when there are no columns).
+fn batch_of(columns: Vec<(String, ArrayRef)>, rows: usize) -> Result<RecordBatch> {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(n, a.data_type().clone(), true))
+        .collect();
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns.into_iter().map(|(_, a)| a).collect(),
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use arrow_schema::Fields;
+
+    use super::*;
+    use crate::columns::PROVENANCE_BY_FIELD;
+    use crate::filter::SqlDialect;
+    use crate::hash::HashAlgorithm;
+    use crate::key::FeatureKey;
+
+    /// Standard SQL with `?` parameters, for looking at the compiled text.
+    struct Plain;
+
+    #[async_trait::async_trait]
+    impl SqlPushdown for Plain {
+        fn quote(&self, ident: &str) -> String {
+            SqlDialect::question().quote_ident(ident)
+        }
+        fn table(&self, key: &FeatureKey) -> String {
+            self.quote(&key.table_name())
+        }
+        fn text_param(&self, value: &str, params: &mut Vec<Scalar>) -> String {
+            params.push(Scalar::Str(value.into()));
+            "?".into()
+        }
+        fn struct_field(&self, column: &str, key: &str, params: &mut Vec<Scalar>) -> String {
+            format!("({column} ->> {})", self.text_param(key, params))
+        }
+        fn hash(&self, algorithm: HashAlgorithm, preimage: &str) -> String {
+            format!("h_{}({preimage})", algorithm.as_str())
+        }
+        fn filter(&self, expr: &Expr, _: &Schema, params: &mut Vec<Scalar>) -> Option<String> {
+            Some(expr.to_sql(&SqlDialect::question(), params))
+        }
+        async fn query(&self, _: &str, _: Vec<Scalar>, _: SchemaRef) -> Result<RecordBatch> {
+            unreachable!("compile only")
+        }
+    }
+
+    fn table(user: &[(&str, DataType)], fields: &[&str]) -> SchemaRef {
+        let by_field = DataType::Struct(Fields::from(
+            fields
+                .iter()
+                .map(|f| Field::new(*f, DataType::Utf8, true))
+                .collect::<Vec<_>>(),
+        ));
+        let mut cols: Vec<Field> = user
+            .iter()
+            .map(|(n, t)| Field::new(*n, t.clone(), true))
+            .collect();
+        for c in columns::ALL_SYSTEM_COLUMNS {
+            let t = match c {
+                PROVENANCE_BY_FIELD | DATA_VERSION_BY_FIELD => by_field.clone(),
+                UPDATED_AT | DELETED_AT | columns::CREATED_AT => {
+                    DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into()))
+                }
+                _ => DataType::Utf8,
+            };
+            cols.push(Field::new(c, t, true));
+        }
+        Arc::new(Schema::new(cols))
+    }
+
+    fn graph(lineage: &str) -> FeatureGraph {
+        FeatureGraph::from_json(
+            &serde_json::json!([
+                {"key": "v/raw", "id_columns": ["we\"ird id"], "fields": ["audio"]},
+                {"key": "v/clip", "id_columns": ["we\"ird id"],
+                 "deps": [{"feature": "v/raw", "lineage": serde_json::from_str::<serde_json::Value>(lineage).unwrap()}],
+                 "fields": ["audio"]},
+            ]),
+            Some(8),
+        )
+        .unwrap()
+    }
+
+    fn compiled(g: &FeatureGraph, filter: Option<Expr>) -> Option<CompiledResolve> {
+        let key = FeatureKey::new("v/clip").unwrap();
+        let raw = table(
+            &[("we\"ird id", DataType::Int64), ("size", DataType::Int64)],
+            &["audio"],
+        );
+        let clip = table(&[("we\"ird id", DataType::Int64)], &["audio"]);
+        let inputs = ResolveInputs {
+            graph: g,
+            spec: g.spec(&key).unwrap(),
+            plan: g.plan(&key).unwrap(),
+            hash: HashSettings {
+                algorithm: HashAlgorithm::Md5,
+                truncation: Some(8),
+            },
+            upstream_filters: vec![filter.into_iter().collect()],
+            upstream_schemas: vec![raw],
+            target_filters: Vec::new(),
+            current_schema: Some(clip),
+            current_columns: vec![
+                "we\"ird id".into(),
+                PROVENANCE_BY_FIELD.into(),
+                PROVENANCE.into(),
+                UPDATED_AT.into(),
+            ],
+        };
+        compile(&Plain, &inputs).unwrap()
+    }
+
+    #[test]
+    fn values_are_parameters_and_identifiers_are_quoted() {
+        let g = graph(r#"{"relationship": {"type": "1:1"}}"#);
+        let hostile =
+            Expr::parse("size > 3 OR \"we\"\"ird id\" = 'x''); DROP TABLE t; --'").unwrap();
+        let c = compiled(&g, Some(hostile)).unwrap();
+        assert!(!c.sql.contains("DROP TABLE"), "{}", c.sql);
+        assert!(c.sql.contains("\"we\"\"ird id\""), "{}", c.sql);
+        assert!(
+            c.params
+                .contains(&Scalar::Str("x'); DROP TABLE t; --".into())),
+            "{:?}",
+            c.params
+        );
+        // the feature versions and the field's preimage prefix are parameters too
+        let version = g
+            .feature_version(&FeatureKey::new("v/raw").unwrap())
+            .unwrap()
+            .to_string();
+        assert!(c.params.contains(&Scalar::Str(version)));
+        assert!(c.sql.contains("h_md5("), "{}", c.sql);
+        assert!(c.sql.contains("left("), "truncated: {}", c.sql);
+    }
+
+    #[test]
+    fn aggregation_has_no_sql_form() {
+        let g = graph(r#"{"relationship": {"type": "N:1", "on": ["we\"ird id"]}}"#);
+        assert!(compiled(&g, None).is_none());
+    }
+
+    #[test]
+    fn a_filter_on_a_missing_column_is_left_to_the_core() {
+        let g = graph(r#"{"relationship": {"type": "1:1"}}"#);
+        assert!(compiled(&g, Some(Expr::parse("nope = 1").unwrap())).is_none());
     }
 }

@@ -172,6 +172,17 @@ impl ResolveOptions {
         Self::default()
     }
 
+    /// The filters a read of `upstream` applies: its own, then the global ones.
+    pub(crate) fn upstream_filters(&self, upstream: &FeatureKey) -> Vec<Expr> {
+        self.filters
+            .get(upstream)
+            .into_iter()
+            .flatten()
+            .chain(&self.global_filters)
+            .cloned()
+            .collect()
+    }
+
     /// Sets the samples.
     pub fn samples(mut self, samples: RecordBatch) -> Self {
         self.samples = Some(samples);

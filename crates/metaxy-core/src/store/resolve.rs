@@ -123,14 +123,7 @@ impl MetadataStore {
                 let mut upstreams = Vec::with_capacity(plan.deps.len());
                 for dep in &plan.deps {
                     let upstream = &dep.dep.feature;
-                    let filters: Vec<Expr> = options
-                        .filters
-                        .get(upstream)
-                        .into_iter()
-                        .flatten()
-                        .chain(&options.global_filters)
-                        .cloned()
-                        .collect();
+                    let filters = options.upstream_filters(upstream);
                     let columns = match upstream_columns(dep) {
                         Some(c) => Some(c),
                         None => self.upstream_columns_in_store(upstream).await?,
@@ -240,16 +233,7 @@ impl MetadataStore {
                 return Ok(None);
             };
             upstream_schemas.push(schema);
-            upstream_filters.push(
-                options
-                    .filters
-                    .get(upstream)
-                    .into_iter()
-                    .flatten()
-                    .chain(&options.global_filters)
-                    .cloned()
-                    .collect(),
-            );
+            upstream_filters.push(options.upstream_filters(upstream));
         }
         let inputs = pushdown::query::ResolveInputs {
             graph,
