@@ -30,11 +30,19 @@ pub struct BackendContext<'a> {
 impl BackendContext<'_> {
     /// Deserialises the backend settings, reporting problems with the file and key.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
-        T::deserialize(toml::Value::Table(self.config.clone())).map_err(|e| {
+        // the path of the offending key, so a message names `stores.dev.config.pushdown`
+        // rather than the whole table
+        serde_path_to_error::deserialize(toml::Value::Table(self.config.clone())).map_err(|e| {
+            let key = e.path().to_string();
+            let location = if key.is_empty() || key == "." {
+                format!("stores.{}.config", self.store)
+            } else {
+                format!("stores.{}.config.{key}", self.store)
+            };
             Error::config(
                 self.file.map(|f| f.display().to_string()).as_deref(),
-                Some(&format!("stores.{}.config", self.store)),
-                e.message().trim().to_string(),
+                Some(&location),
+                e.into_inner().message().trim().to_string(),
             )
         })
     }
