@@ -47,9 +47,10 @@ struct Args {
     /// PostgreSQL).
     #[arg(long, default_value = "xxhash64")]
     hash: HashAlgorithm,
-    /// Let DuckDB and PostgreSQL run the resolve themselves (`false`: the core engine).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    pushdown: bool,
+    /// `true`/`false`: DuckDB and PostgreSQL run the resolve themselves, or the core engine
+    /// does (default: each backend's own default — DuckDB off, PostgreSQL on).
+    #[arg(long)]
+    pushdown: Option<bool>,
     /// Phases to run (default both).
     #[arg(long, value_delimiter = ',', default_values_t = vec!["new".to_string(), "stale".to_string()])]
     phases: Vec<String>,
@@ -164,9 +165,9 @@ enum Factory {
     Memory,
     /// A directory for the file- and directory-based stores (one store per round).
     #[allow(dead_code)] // unused when only the memory backend is compiled in
-    Dir(String, tempfile::TempDir, bool),
+    Dir(String, tempfile::TempDir, Option<bool>),
     #[cfg(feature = "postgres")]
-    Postgres(metaxy::postgres::TemporarySchemas, bool),
+    Postgres(metaxy::postgres::TemporarySchemas, Option<bool>),
 }
 
 /// The backends compiled into this build.
@@ -185,7 +186,7 @@ const BACKENDS: &[&str] = &[
 ];
 
 impl Factory {
-    fn new(kind: &str, pushdown: bool) -> metaxy::Result<Factory> {
+    fn new(kind: &str, pushdown: Option<bool>) -> metaxy::Result<Factory> {
         let tmp = || {
             tempfile::tempdir_in(
                 std::env::var("METAXY_BENCH_DIR")
@@ -237,7 +238,9 @@ impl Factory {
                 let schema = schemas.create().await?;
                 let mut config =
                     metaxy::postgres::PostgresConfig::url(schemas.url()).with_schema(schema);
-                config.pushdown = *pushdown;
+                if let Some(p) = pushdown {
+                    config.pushdown = *p;
+                }
                 let c2 = config.clone();
                 Ok((
                     Arc::new(metaxy::postgres::PostgresBackend::new(config)),
@@ -264,14 +267,20 @@ type Opener = Box<dyn Fn() -> metaxy::Result<Arc<dyn Backend>>>;
 
 // `path` is unused when no file- or directory-based backend is compiled in.
 #[allow(unused_variables)]
-fn dir_backend(kind: &str, path: std::path::PathBuf, pushdown: bool) -> metaxy::Result<Opener> {
+fn dir_backend(
+    kind: &str,
+    path: std::path::PathBuf,
+    pushdown: Option<bool>,
+) -> metaxy::Result<Opener> {
     match kind {
         #[cfg(feature = "duckdb")]
         "duckdb" => Ok(Box::new(move || {
-            Ok(
-                Arc::new(metaxy::duckdb::DuckDbBackend::file(&path).with_pushdown(pushdown))
-                    as Arc<dyn Backend>,
-            )
+            let b = metaxy::duckdb::DuckDbBackend::file(&path);
+            let b = match pushdown {
+                Some(p) => b.with_pushdown(p),
+                None => b,
+            };
+            Ok(Arc::new(b) as Arc<dyn Backend>)
         })),
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(Box::new(move || {

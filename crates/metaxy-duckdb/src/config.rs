@@ -16,14 +16,16 @@ pub struct DuckDbConfig {
     #[serde(default, alias = "config")]
     pub settings: BTreeMap<String, String>,
     /// Whether resolves run inside DuckDB (the *versioning pushdown*) when their plan allows
-    /// it; `false` computes every increment in the core engine. Both give identical results.
+    /// it. Off by default: on the benchmark the core engine is faster (1M simple stale 1.06 s
+    /// against 1.36 s, 10M 10.4 s against 16.3 s), while the pushdown needs about 30% less
+    /// memory. Both give identical results.
     #[serde(default = "pushdown_default")]
     pub pushdown: bool,
 }
 
-/// Pushdown is on unless the config turns it off.
+/// The core engine unless the config asks for the pushdown (see [`DuckDbConfig::pushdown`]).
 fn pushdown_default() -> bool {
-    true
+    false
 }
 
 impl DuckDbConfig {

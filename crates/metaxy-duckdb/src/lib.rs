@@ -9,10 +9,11 @@
 //! * Appends go through DuckDB's Arrow appender in one transaction per write (a failed write
 //!   leaves nothing behind); new columns and new struct fields are added on the fly.
 //! * Scans push filters (with bound parameters) and projections into DuckDB.
-//! * Resolves run inside DuckDB when their plan allows (the versioning pushdown, on by default,
-//!   `pushdown = false` turns it off): metaxy's hash functions are registered from Rust on
-//!   every connection (`metaxy_hash_xxhash64(text)`, ...), nothing is installed or downloaded,
-//!   and only the increment leaves the database.
+//! * With `pushdown = true` resolves run inside DuckDB when their plan allows (the versioning
+//!   pushdown): metaxy's hash functions are registered from Rust on every connection
+//!   (`metaxy_hash_xxhash64(text)`, ...), nothing is installed or downloaded, and only the
+//!   increment leaves the database. Off by default: the core engine is faster on the
+//!   benchmark; the pushdown uses less memory.
 //! * Read mode opens the file read-only (many readers); write mode takes DuckDB's exclusive
 //!   lock, and a second writer gets a clear error naming the file and the lock holder.
 //!

@@ -11,7 +11,7 @@ use metaxy_duckdb::DuckDbBackend;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_write_resolve_without_network() {
-    let backend = Arc::new(DuckDbBackend::temporary().unwrap());
+    let backend = Arc::new(DuckDbBackend::temporary().unwrap().with_pushdown(true));
     let store = MetadataStore::new(backend.clone(), video_graph());
     let _g = store.open(AccessMode::Write).await.unwrap();
     store

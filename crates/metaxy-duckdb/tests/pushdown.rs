@@ -39,7 +39,7 @@ fn raw(ids: std::ops::Range<i64>, audio: &str) -> arrow_array::RecordBatch {
 async fn only_the_increment_leaves_duckdb() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("metadata.duckdb");
-    let backend = Arc::new(DuckDbBackend::file(&path));
+    let backend = Arc::new(DuckDbBackend::file(&path).with_pushdown(true));
     let store = MetadataStore::new(backend.clone(), graph());
     {
         let _g = store.open(AccessMode::Write).await.unwrap();
@@ -72,7 +72,7 @@ async fn only_the_increment_leaves_duckdb() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plans_without_an_sql_form_run_in_the_core_engine() {
-    let backend = Arc::new(DuckDbBackend::temporary().unwrap());
+    let backend = Arc::new(DuckDbBackend::temporary().unwrap().with_pushdown(true));
     let store = MetadataStore::new(backend.clone(), graph());
     let _g = store.open(AccessMode::Write).await.unwrap();
     store.write("pd/raw", raw(0..50, "a")).await.unwrap();
