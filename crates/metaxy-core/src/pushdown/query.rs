@@ -124,12 +124,9 @@ fn dep_frame(dep: &PlanDep, schema: &SchemaRef) -> Option<DepFrame> {
     let columns = match &d.select {
         None => renamed.clone(),
         Some(select) => {
-            let id_like: &[String] = match &d.lineage {
-                Lineage::Identity => &dep.renamed_id_columns,
-                _ => &dep.input_id_columns,
-            };
+            // 1:1 only (see `has_sql_form`): the renamed upstream ids are kept
             let mut keep: Vec<String> = select.clone();
-            for c in id_like {
+            for c in &dep.renamed_id_columns {
                 if !keep.contains(c) {
                     keep.push(c.clone());
                 }
@@ -231,24 +228,28 @@ fn push_unique(list: &mut Vec<String>, c: String) {
     }
 }
 
+/// Whether the plan's shape has an SQL form at all (checked before any table is looked at):
+/// 1:1 dependencies, at least one of them required, and stored rows compared on their id
+/// columns (deduplicated on the ids and matched on the join columns, the SQL pairs them one to
+/// one only when the two are the same set).
+pub fn has_sql_form(spec: &FeatureSpec, plan: &FeaturePlan) -> bool {
+    let same_set =
+        |a: &[String], b: &[String]| a.len() == b.len() && a.iter().all(|c| b.contains(c));
+    !plan.deps.is_empty()
+        && plan.deps.iter().all(|p| p.dep.lineage == Lineage::Identity)
+        && plan.deps.iter().any(|p| !p.dep.optional)
+        && same_set(&plan.join_columns, &spec.id_columns)
+}
+
 /// Compiles the resolve, or returns `None` when its shape is outside what the SQL reproduces
 /// exactly (the store then runs the core engine).
 pub fn compile(d: &dyn SqlPushdown, inputs: &ResolveInputs<'_>) -> Result<Option<CompiledResolve>> {
     let spec = inputs.spec;
     let plan = inputs.plan;
-    if plan.deps.is_empty()
-        || plan.deps.iter().any(|p| p.dep.lineage != Lineage::Identity)
-        || plan.deps.iter().all(|p| p.dep.optional)
+    if !has_sql_form(spec, plan)
         || inputs.upstream_schemas.len() != plan.deps.len()
         || inputs.upstream_filters.len() != plan.deps.len()
     {
-        return Ok(None);
-    }
-    // stored rows are deduplicated on the id columns and compared on the join columns: the
-    // SQL matches them one to one only when the two are the same set
-    let same_set =
-        |a: &[String], b: &[String]| a.len() == b.len() && a.iter().all(|c| b.contains(c));
-    if !same_set(&plan.join_columns, &spec.id_columns) {
         return Ok(None);
     }
     // every parent field must exist in its upstream's data-version struct

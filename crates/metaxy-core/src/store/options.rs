@@ -172,7 +172,8 @@ impl ResolveOptions {
         Self::default()
     }
 
-    /// The filters a read of `upstream` applies: its own, then the global ones.
+    /// The filters a read of `upstream` (or of the target's stored rows) applies: its own,
+    /// then the global ones.
     pub(crate) fn upstream_filters(&self, upstream: &FeatureKey) -> Vec<Expr> {
         self.filters
             .get(upstream)

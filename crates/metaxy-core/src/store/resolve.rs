@@ -86,7 +86,7 @@ impl MetadataStore {
             && predicate.is_none()
             && options.target_filters.is_empty()
             && let Some(increment) = self
-                .resolve_in_backend(graph, &spec, &plan, &options, &target_side, &cur_columns)
+                .resolve_in_backend(graph, &spec, &plan, hash, &options, &cur_columns)
                 .await?
         {
             return Ok(increment);
@@ -204,19 +204,17 @@ impl MetadataStore {
         graph: &FeatureGraph,
         spec: &crate::spec::FeatureSpec,
         plan: &crate::graph::FeaturePlan,
+        hash: HashSettings,
         options: &ResolveOptions,
-        target_filters: &[Expr],
         current_columns: &[String],
     ) -> Result<Option<Increment>> {
         let backend = self.backend();
-        let hash = HashSettings {
-            algorithm: self.hash_algorithm(),
-            truncation: graph.truncation(),
-        };
+        // the cheap checks first: no table is looked at for a plan the SQL cannot express
         if !backend
             .capabilities()
             .pushdown_hash_algorithms
             .contains(&hash.algorithm)
+            || !pushdown::query::has_sql_form(spec, plan)
         {
             return Ok(None);
         }
@@ -242,7 +240,8 @@ impl MetadataStore {
             hash,
             upstream_filters,
             upstream_schemas,
-            target_filters: target_filters.to_vec(),
+            // the feature's own and the global filters (target filters keep the core path)
+            target_filters: options.upstream_filters(&spec.key),
             current_schema,
             current_columns: current_columns.to_vec(),
         };
