@@ -327,11 +327,14 @@ fn reset_peak() {
 
 async fn run() -> metaxy::Result<()> {
     let args = Args::parse();
-    // `METAXY_LOG=metaxy_core=debug` shows which path each resolve took and, for a pushed-down
-    // resolve, the rows and bytes the backend sent back
+    // `METAXY_LOG=metaxy_core=debug` shows which path each resolve took, the time of each of
+    // its steps (read, keep-latest, expected frame, compare) and, for a pushed-down resolve,
+    // the rows and bytes the backend sent back
     if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("METAXY_LOG") {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
+            // each closed span prints its time: where a resolve spends it
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
             .with_writer(std::io::stderr)
             .init();
     }

@@ -9,6 +9,7 @@ use arrow_array::types::{
     Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_buffer::ScalarBuffer;
 use arrow_row::{RowConverter, Rows, SortField};
 use arrow_schema::DataType;
 use hashbrown::HashMap;
@@ -17,8 +18,8 @@ use crate::error::{Error, Result};
 
 /// Row keys of a frame, ready for hashing.
 pub(crate) enum EncodedKeys {
-    /// One integer column without nulls, as its bit pattern.
-    Int(Vec<u64>),
+    /// One integer column without nulls, as its bit pattern (zero-copy for 64-bit columns).
+    Int(ScalarBuffer<u64>),
     /// Anything else, in Arrow's row format.
     Rows(Rows),
 }
@@ -30,58 +31,75 @@ impl EncodedKeys {
             EncodedKeys::Rows(r) => r.num_rows(),
         }
     }
+
+    /// Whether the keys are integers in strictly increasing order (so every key is distinct
+    /// and two such sides can be merged instead of hashed). Frames written in id order — the
+    /// common case — stay in that order through keep-latest, joins and the comparison.
+    pub(crate) fn strictly_increasing_ints(&self) -> Option<&[u64]> {
+        match self {
+            EncodedKeys::Int(v) if v.windows(2).all(|w| w[0] < w[1]) => Some(v),
+            _ => None,
+        }
+    }
 }
 
-fn int_values(a: &ArrayRef) -> Option<Vec<u64>> {
+/// The values of a single non-null integer key column as `u64` bit patterns (signed values
+/// reinterpreted: equality is all the keys need), without copying 64-bit columns.
+fn int_values(a: &ArrayRef) -> Option<ScalarBuffer<u64>> {
     if a.null_count() > 0 {
         return None;
     }
-    Some(match a.data_type() {
-        DataType::Int64 => a
-            .as_primitive::<Int64Type>()
-            .values()
-            .iter()
-            .map(|v| *v as u64)
-            .collect(),
-        DataType::UInt64 => a.as_primitive::<UInt64Type>().values().to_vec(),
-        DataType::Int32 => a
-            .as_primitive::<Int32Type>()
-            .values()
-            .iter()
-            .map(|v| *v as i64 as u64)
-            .collect(),
-        DataType::UInt32 => a
-            .as_primitive::<UInt32Type>()
-            .values()
-            .iter()
-            .map(|v| u64::from(*v))
-            .collect(),
-        DataType::Int16 => a
-            .as_primitive::<Int16Type>()
-            .values()
-            .iter()
-            .map(|v| *v as i64 as u64)
-            .collect(),
-        DataType::UInt16 => a
-            .as_primitive::<UInt16Type>()
-            .values()
-            .iter()
-            .map(|v| u64::from(*v))
-            .collect(),
-        DataType::Int8 => a
-            .as_primitive::<Int8Type>()
-            .values()
-            .iter()
-            .map(|v| *v as i64 as u64)
-            .collect(),
-        DataType::UInt8 => a
-            .as_primitive::<UInt8Type>()
-            .values()
-            .iter()
-            .map(|v| u64::from(*v))
-            .collect(),
-        _ => return None,
-    })
+    let widen = |v: Vec<u64>| Some(ScalarBuffer::from(v));
+    match a.data_type() {
+        DataType::Int64 => {
+            let values = a.as_primitive::<Int64Type>().values();
+            Some(ScalarBuffer::new(values.inner().clone(), 0, values.len()))
+        }
+        DataType::UInt64 => Some(a.as_primitive::<UInt64Type>().values().clone()),
+        DataType::Int32 => widen(
+            a.as_primitive::<Int32Type>()
+                .values()
+                .iter()
+                .map(|v| *v as i64 as u64)
+                .collect(),
+        ),
+        DataType::UInt32 => widen(
+            a.as_primitive::<UInt32Type>()
+                .values()
+                .iter()
+                .map(|v| u64::from(*v))
+                .collect(),
+        ),
+        DataType::Int16 => widen(
+            a.as_primitive::<Int16Type>()
+                .values()
+                .iter()
+                .map(|v| *v as i64 as u64)
+                .collect(),
+        ),
+        DataType::UInt16 => widen(
+            a.as_primitive::<UInt16Type>()
+                .values()
+                .iter()
+                .map(|v| u64::from(*v))
+                .collect(),
+        ),
+        DataType::Int8 => widen(
+            a.as_primitive::<Int8Type>()
+                .values()
+                .iter()
+                .map(|v| *v as i64 as u64)
+                .collect(),
+        ),
+        DataType::UInt8 => widen(
+            a.as_primitive::<UInt8Type>()
+                .values()
+                .iter()
+                .map(|v| u64::from(*v))
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 /// The named columns of `batch`, failing with a message that names the missing one.
@@ -122,6 +140,44 @@ pub(crate) fn encode(arrays: &[ArrayRef]) -> Result<EncodedKeys> {
         .collect();
     let converter = RowConverter::new(fields)?;
     Ok(EncodedKeys::Rows(converter.convert_columns(arrays)?))
+}
+
+/// Encodes the key columns of several parts of one frame (the appends or chunks a backend
+/// returned, all of one schema) as if they were one frame: row `i` of part `p` is row
+/// `offset(p) + i`.
+pub(crate) fn encode_parts(parts: &[Vec<ArrayRef>]) -> Result<EncodedKeys> {
+    if let [one] = parts {
+        return encode(one);
+    }
+    let singles: Option<Vec<ScalarBuffer<u64>>> = parts
+        .iter()
+        .map(|p| match p.as_slice() {
+            [single] => int_values(single),
+            _ => None,
+        })
+        .collect();
+    if let Some(values) = singles {
+        let mut all = Vec::with_capacity(values.iter().map(|v| v.len()).sum());
+        for v in &values {
+            all.extend_from_slice(v);
+        }
+        return Ok(EncodedKeys::Int(ScalarBuffer::from(all)));
+    }
+    let Some(first) = parts.first() else {
+        return Ok(EncodedKeys::Int(ScalarBuffer::from(Vec::new())));
+    };
+    let converter = RowConverter::new(
+        first
+            .iter()
+            .map(|a| SortField::new(a.data_type().clone()))
+            .collect(),
+    )?;
+    let rows: usize = parts.iter().map(|p| p.first().map_or(0, |a| a.len())).sum();
+    let mut encoded = converter.empty_rows(rows, rows * 16);
+    for p in parts {
+        converter.append(&mut encoded, p)?;
+    }
+    Ok(EncodedKeys::Rows(encoded))
 }
 
 /// Encodes two sides' key columns identically so they can be joined. The right side is cast

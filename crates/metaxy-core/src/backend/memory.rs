@@ -117,14 +117,28 @@ impl Backend for MemoryBackend {
     }
 
     async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>> {
+        let Some(parts) = self.scan_parts(key, request).await? else {
+            return Ok(None);
+        };
+        Ok(Some(match parts.as_slice() {
+            [one] => one.clone(),
+            _ => batches::concat_merged(&parts)?,
+        }))
+    }
+
+    async fn scan_parts(
+        &self,
+        key: &FeatureKey,
+        request: &ScanRequest,
+    ) -> Result<Option<Vec<RecordBatch>>> {
         let Some(mut cols) = request.columns_with_filter() else {
             let Some(batch) = self.compacted(&key.table_name())? else {
                 return Ok(None);
             };
-            return Ok(Some(match &request.filter {
+            return Ok(Some(vec![match &request.filter {
                 Some(f) => f.filter(&batch)?,
                 None => batch,
-            }));
+            }]));
         };
         // A filter on `s.f` (a field of struct column `s`) needs the column `s`.
         for c in cols.clone() {
@@ -136,7 +150,8 @@ impl Backend for MemoryBackend {
         }
         // Each append is projected, filtered and projected again on its own, so only the
         // requested columns of the matching rows are ever copied (a filter on a long,
-        // constant column such as the feature version costs no copy at all).
+        // constant column such as the feature version costs no copy at all), and appends
+        // are never concatenated here: the store keeps the latest rows across them.
         let tables = self.tables();
         let Some(parts) = tables.get(&key.table_name()) else {
             return Ok(None);
@@ -158,9 +173,13 @@ impl Backend for MemoryBackend {
                 batches::project_existing(&p, &wanted)
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Some(match selected.as_slice() {
-            [one] => one.clone(),
-            _ => batches::concat_merged(&selected)?,
+        // parts that matched nothing are dropped, keeping one so the schema is known
+        let (nonempty, empty): (Vec<_>, Vec<_>) =
+            selected.into_iter().partition(|p| p.num_rows() > 0);
+        Ok(Some(if nonempty.is_empty() {
+            empty.into_iter().take(1).collect()
+        } else {
+            nonempty
         }))
     }
 

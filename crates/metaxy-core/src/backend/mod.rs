@@ -128,6 +128,19 @@ pub trait Backend: Send + Sync + Debug {
     /// Reads rows, or `None` when the table does not exist.
     async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>>;
 
+    /// Reads rows like [`scan`](Backend::scan), as the pieces the backend holds or produces
+    /// them in (appends, result chunks) instead of one concatenated batch: the store
+    /// deduplicates across the pieces and copies only the rows it keeps. Every part has the
+    /// same schema, and there is at least one (an empty batch when no row matches). The
+    /// default returns `scan`'s batch as the only part.
+    async fn scan_parts(
+        &self,
+        key: &FeatureKey,
+        request: &ScanRequest,
+    ) -> Result<Option<Vec<RecordBatch>>> {
+        Ok(self.scan(key, request).await?.map(|b| vec![b]))
+    }
+
     /// The backend's SQL engine, when it can run a whole resolve itself (see
     /// [`pushdown`](crate::pushdown)); `None` (the default) keeps every resolve in the core
     /// engine. Only consulted for the algorithms in

@@ -7,16 +7,21 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
+use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 
+use crate::batches;
 use crate::columns::{DELETED_AT, PROVENANCE, UPDATED_AT};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys::{self, Grouping};
 
+/// A timestamp column as microseconds (any time zone; other units are cast).
 fn micros(batch: &RecordBatch, name: &str) -> Result<Option<ArrayRef>> {
     match batch.column_by_name(name) {
         None => Ok(None),
+        Some(c) if matches!(c.data_type(), DataType::Timestamp(TimeUnit::Microsecond, _)) => {
+            Ok(Some(c.clone()))
+        }
         Some(c) => Ok(Some(arrow_cast::cast(
             c,
             &DataType::Timestamp(TimeUnit::Microsecond, None),
@@ -24,59 +29,160 @@ fn micros(batch: &RecordBatch, name: &str) -> Result<Option<ArrayRef>> {
     }
 }
 
-/// The latest row of every group of `id_columns`.
-pub(crate) fn keep_latest(
-    batch: &RecordBatch,
+/// What keep-latest orders one part's rows by.
+struct Order {
+    updated: Option<ArrayRef>,
+    deleted: Option<ArrayRef>,
+    provenance: Option<ArrayRef>,
+}
+
+impl Order {
+    fn of(batch: &RecordBatch) -> Result<Order> {
+        let provenance = match batch.column_by_name(PROVENANCE) {
+            Some(c) if c.data_type() == &DataType::Utf8 => Some(c.clone()),
+            Some(c) => arrow_cast::cast(c, &DataType::Utf8).ok(),
+            None => None,
+        };
+        Ok(Order {
+            updated: micros(batch, UPDATED_AT)?,
+            deleted: micros(batch, DELETED_AT)?,
+            provenance,
+        })
+    }
+
+    fn timestamps(a: &Option<ArrayRef>) -> Option<&PrimitiveArray<TimestampMicrosecondType>> {
+        a.as_ref().and_then(|a| a.as_primitive_opt())
+    }
+
+    /// `(coalesce(deleted_at, updated_at), is a tombstone)` of every row.
+    fn stamps(&self) -> impl Iterator<Item = (i64, bool)> + '_ {
+        let updated = Self::timestamps(&self.updated);
+        let deleted = Self::timestamps(&self.deleted);
+        let len = self
+            .updated
+            .as_ref()
+            .or(self.deleted.as_ref())
+            .map_or(0, |a| a.len());
+        (0..len).map(move |row| {
+            let del = deleted.filter(|d| d.is_valid(row)).map(|d| d.value(row));
+            let upd = updated.filter(|u| u.is_valid(row)).map(|u| u.value(row));
+            (del.or(upd).unwrap_or(i64::MIN), del.is_some())
+        })
+    }
+
+    fn provenance(&self, row: usize) -> Option<&str> {
+        let p: &StringArray = self.provenance.as_ref()?.as_string_opt()?;
+        p.is_valid(row).then(|| p.value(row))
+    }
+}
+
+/// The latest row of every group of `id_columns` over `parts` — the pieces a table was read
+/// in (its appends, a backend's chunks), all of one schema — as one batch.
+///
+/// The parts are deduplicated where they lie: only the winning rows are copied, and when the
+/// winners are one run of one part (a feature rewritten in full, or written once in id order)
+/// nothing is copied at all.
+pub(crate) fn keep_latest_parts(
+    parts: &[RecordBatch],
     id_columns: &[String],
     what: &str,
 ) -> Result<RecordBatch> {
-    if batch.num_rows() <= 1 {
-        return Ok(batch.clone());
-    }
-    let arrays = keys::key_arrays(batch, id_columns, what)?;
-    let enc = keys::encode(&arrays)?;
-    let grouping = Grouping::new(&enc);
-    if grouping.num_groups() == batch.num_rows() {
-        return Ok(batch.clone());
-    }
-    let updated = micros(batch, UPDATED_AT)?;
-    let deleted = micros(batch, DELETED_AT)?;
-    let updated = updated
-        .as_ref()
-        .map(|a| a.as_primitive::<TimestampMicrosecondType>());
-    let deleted = deleted
-        .as_ref()
-        .map(|a| a.as_primitive::<TimestampMicrosecondType>());
-    let prov = batch
-        .column_by_name(PROVENANCE)
-        .and_then(|c| arrow_cast::cast(c, &DataType::Utf8).ok());
-    let prov: Option<&StringArray> = prov.as_ref().and_then(|c| c.as_any().downcast_ref());
-
-    let key = |row: usize| {
-        let del = deleted.filter(|d| d.is_valid(row)).map(|d| d.value(row));
-        let upd = updated.filter(|u| u.is_valid(row)).map(|u| u.value(row));
-        let t = del.or(upd).unwrap_or(i64::MIN);
-        let p = prov.filter(|p| p.is_valid(row)).map(|p| p.value(row));
-        (t, del.is_some(), p)
+    let Some(first) = parts.first() else {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: the backend returned no batch for an existing table"
+        )));
     };
-    let mut best: Vec<u32> = grouping.first_row.clone();
-    for (row, &g) in grouping.group_of_row.iter().enumerate() {
-        let current = best[g as usize] as usize;
-        if row != current && key(row) >= key(current) {
-            best[g as usize] = row as u32;
+    let schema = first.schema();
+    let total: usize = parts.iter().map(|p| p.num_rows()).sum();
+    let whole = || -> Result<RecordBatch> {
+        match parts {
+            [one] => Ok(one.clone()),
+            _ => batches::concat_to(&schema, parts),
+        }
+    };
+    if total <= 1 {
+        return whole();
+    }
+    let key_arrays = parts
+        .iter()
+        .map(|p| keys::key_arrays(p, id_columns, what))
+        .collect::<Result<Vec<_>>>()?;
+    let enc = keys::encode_parts(&key_arrays)?;
+    if enc.strictly_increasing_ints().is_some() {
+        // ids written in order, each once: nothing to deduplicate, no grouping needed
+        return whole();
+    }
+    let grouping = Grouping::new(&enc);
+    if grouping.num_groups() == total {
+        return whole();
+    }
+    let orders = parts.iter().map(Order::of).collect::<Result<Vec<_>>>()?;
+    let starts: Vec<usize> = parts
+        .iter()
+        .scan(0, |acc, p| {
+            let s = *acc;
+            *acc += p.num_rows();
+            Some(s)
+        })
+        .collect();
+    let locate = |row: usize| {
+        let part = starts.partition_point(|s| *s <= row).saturating_sub(1);
+        (part, row - starts[part])
+    };
+
+    const NONE: u32 = u32::MAX;
+    let groups = grouping.num_groups();
+    let mut best: Vec<u32> = vec![NONE; groups];
+    let mut best_stamp: Vec<(i64, bool)> = vec![(i64::MIN, false); groups];
+    let mut row = 0usize;
+    for (p, order) in orders.iter().enumerate() {
+        let rows = parts[p].num_rows();
+        let mut stamps = order.stamps();
+        for local in 0..rows {
+            let stamp = stamps.next().unwrap_or((i64::MIN, false));
+            let g = grouping.group_of_row[row] as usize;
+            let wins = if best[g] == NONE || stamp > best_stamp[g] {
+                true
+            } else if stamp == best_stamp[g] {
+                // a tie: the greater provenance wins, then the row read last
+                let (bp, bl) = locate(best[g] as usize);
+                order.provenance(local) >= orders[bp].provenance(bl)
+            } else {
+                false
+            };
+            if wins {
+                best[g] = row as u32;
+                best_stamp[g] = stamp;
+            }
+            row += 1;
         }
     }
+    drop(best_stamp);
     best.sort_unstable();
-    if let (Some(&first), Some(&last)) = (best.first(), best.last())
-        && (last - first) as usize + 1 == best.len()
+    if let (Some(&lo), Some(&hi)) = (best.first(), best.last())
+        && (hi - lo) as usize + 1 == best.len()
     {
         // The winners are one run of rows (a feature rewritten in full, the latest write
-        // winning everywhere): a zero-copy slice instead of gathering every column.
-        return Ok(batch.slice(first as usize, best.len()));
+        // winning everywhere): slices of the parts that hold it, not a row-by-row gather.
+        let (lo, hi) = (lo as usize, hi as usize + 1);
+        let slices: Vec<RecordBatch> = parts
+            .iter()
+            .zip(&starts)
+            .filter_map(|(part, &start)| {
+                let from = lo.max(start);
+                let to = hi.min(start + part.num_rows());
+                (from < to).then(|| part.slice(from - start, to - from))
+            })
+            .collect();
+        return match slices.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => batches::concat_to(&schema, &slices),
+        };
     }
-    Ok(arrow_select::take::take_record_batch(
-        batch,
-        &UInt32Array::from(best),
+    let picks: Vec<(usize, usize)> = best.iter().map(|r| locate(*r as usize)).collect();
+    Ok(arrow_select::interleave::interleave_record_batch(
+        &parts.iter().collect::<Vec<_>>(),
+        &picks,
     )?)
 }
 
@@ -89,16 +195,18 @@ mod tests {
 
     use super::*;
 
-    fn latest(ids: &[i64], updated: &[i64]) -> Vec<(i64, i64)> {
-        let batch = RecordBatch::try_from_iter(vec![
+    fn batch(ids: &[i64], updated: &[i64]) -> RecordBatch {
+        RecordBatch::try_from_iter(vec![
             ("id", Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef),
             (
                 UPDATED_AT,
                 Arc::new(TimestampMicrosecondArray::from(updated.to_vec())) as ArrayRef,
             ),
         ])
-        .unwrap();
-        let out = keep_latest(&batch, &["id".to_string()], "test").unwrap();
+        .unwrap()
+    }
+
+    fn rows(out: &RecordBatch) -> Vec<(i64, i64)> {
         let ids = out
             .column(0)
             .as_primitive::<arrow_array::types::Int64Type>();
@@ -106,6 +214,11 @@ mod tests {
         (0..out.num_rows())
             .map(|i| (ids.value(i), ts.value(i)))
             .collect()
+    }
+
+    fn latest(ids: &[i64], updated: &[i64]) -> Vec<(i64, i64)> {
+        let b = batch(ids, updated);
+        rows(&keep_latest_parts(std::slice::from_ref(&b), &["id".to_string()], "test").unwrap())
     }
 
     #[test]
@@ -118,5 +231,42 @@ mod tests {
             latest(&[3, 1, 3, 2, 1], &[1, 9, 4, 1, 2]),
             vec![(1, 9), (3, 4), (2, 1)]
         );
+        // ids in order, each once: returned as they are
+        assert_eq!(latest(&[1, 2, 3], &[3, 2, 1]), vec![(1, 3), (2, 2), (3, 1)]);
+    }
+
+    #[test]
+    fn parts_are_deduplicated_as_if_concatenated() {
+        let id = ["id".to_string()];
+        let dedup = |parts: &[RecordBatch]| rows(&keep_latest_parts(parts, &id, "test").unwrap());
+        // a full rewrite in a second append: the second part, as it is
+        let full = [batch(&[0, 1, 2], &[1, 1, 1]), batch(&[0, 1, 2], &[2, 2, 2])];
+        assert_eq!(dedup(&full), vec![(0, 2), (1, 2), (2, 2)]);
+        // a partial rewrite: winners from both parts, in concatenated row order
+        let partial = [batch(&[0, 1, 2], &[1, 1, 1]), batch(&[2, 0], &[2, 0])];
+        assert_eq!(dedup(&partial), vec![(0, 1), (1, 1), (2, 2)]);
+        // every part agrees with deduplicating the concatenation, for many splits
+        let ids: Vec<i64> = (0..40).map(|i| (i * 7) % 13).collect();
+        let ts: Vec<i64> = (0..40).map(|i| (i * 5) % 11).collect();
+        let whole = latest(&ids, &ts);
+        for cut in [1, 7, 13, 20, 39] {
+            let parts = [
+                batch(&ids[..cut], &ts[..cut]),
+                batch(&ids[cut..], &ts[cut..]),
+            ];
+            assert_eq!(dedup(&parts), whole, "cut at {cut}");
+        }
+        // ties across parts: the row read last wins
+        let spread = [
+            batch(&[0, 1], &[1, 1]),
+            batch(&[2, 0], &[1, 2]),
+            batch(&[1, 2], &[2, 2]),
+        ];
+        // the winners are one run across the last two parts (sliced and concatenated)
+        assert_eq!(dedup(&spread), vec![(0, 2), (1, 2), (2, 2)]);
+        let tie = [batch(&[5], &[3]), batch(&[5], &[3])];
+        let out = keep_latest_parts(&tie, &id, "test").unwrap();
+        assert_eq!(out.num_rows(), 1);
+        assert!(keep_latest_parts(&[], &id, "test").is_err());
     }
 }

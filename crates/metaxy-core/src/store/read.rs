@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use arrow_array::RecordBatch;
+use tracing::Instrument;
 
 use super::{MetadataStore, ReadOptions, dedup};
 use crate::backend::{AccessMode, ScanRequest};
@@ -130,16 +131,28 @@ impl MetadataStore {
             columns,
             filter: Expr::conjunction(scan_filters),
         };
-        let Some(mut batch) = self.backend().scan(key, &request).await? else {
+        let scanned = self
+            .backend()
+            .scan_parts(key, &request)
+            .instrument(tracing::debug_span!("scan", feature = %key))
+            .await?;
+        let Some(parts) = scanned else {
             return Ok(None);
         };
-        if !options.with_sample_history {
-            batch = dedup::keep_latest(
-                &batch,
+        let mut batch = if options.with_sample_history {
+            match parts.as_slice() {
+                [one] => one.clone(),
+                _ => batches::concat_merged(&parts)?,
+            }
+        } else {
+            let rows: usize = parts.iter().map(|p| p.num_rows()).sum();
+            let _span = tracing::debug_span!("keep_latest", rows).entered();
+            dedup::keep_latest_parts(
+                &parts,
                 id_columns,
                 &format!("the stored metadata of `{key}`"),
-            )?;
-        }
+            )?
+        };
         if !options.include_soft_deleted && batch.num_rows() > 0 {
             let live = Expr::IsNull {
                 expr: Box::new(Expr::Column(DELETED_AT.into())),

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use arrow_array::{ArrayRef, RecordBatch, StructArray, UInt32Array, new_null_array};
 use arrow_schema::{DataType, Field, Fields, Schema};
 
@@ -102,6 +104,7 @@ impl MetadataStore {
                     ..ReadOptions::default()
                 },
             )
+            .instrument(tracing::debug_span!("read_current", feature = %key))
             .await?;
 
         let expected = match &options.samples {
@@ -133,7 +136,12 @@ impl MetadataStore {
                         columns,
                         ..ReadOptions::default()
                     };
-                    match self.read_key(graph, upstream.clone(), read).await {
+                    let span = tracing::debug_span!("read_upstream", feature = %upstream);
+                    match self
+                        .read_key(graph, upstream.clone(), read)
+                        .instrument(span)
+                        .await
+                    {
                         Ok(b) => upstreams.push(b),
                         Err(Error::FeatureNotFound { .. }) if dep.dep.optional => {
                             upstreams.push(empty_upstream(dep))
@@ -153,7 +161,8 @@ impl MetadataStore {
                         Err(e) => return Err(e),
                     }
                 }
-                let e = engine::expected_frame(&spec, &plan, upstreams, hash)?;
+                let e = tracing::debug_span!("expected_frame", feature = %key)
+                    .in_scope(|| engine::expected_frame(&spec, &plan, upstreams, hash))?;
                 restrict_to_target(
                     e,
                     &options.target_filters,
@@ -182,6 +191,7 @@ impl MetadataStore {
             });
         }
         let field_keys: Vec<String> = spec.fields.iter().map(|f| f.key.to_struct_key()).collect();
+        let _compare = tracing::debug_span!("compare", feature = %key).entered();
         engine::compare(
             CompareInput {
                 feature: &key.to_string(),
