@@ -39,6 +39,11 @@ struct Scenario {
     /// Stored downstream samples: id → Some(correct?) (false = garbage provenance).
     current: BTreeMap<i64, bool>,
     algorithm: HashAlgorithm,
+    /// Write rows in descending id order (the engine's hash-based paths) instead of ascending
+    /// (its merge paths).
+    descending: bool,
+    /// Write every upstream twice, first with other values (keep-latest across appends).
+    rewritten: bool,
 }
 
 fn fields_strategy() -> impl Strategy<Value = Vec<&'static str>> {
@@ -106,10 +111,19 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 data,
                 current,
                 Just(algorithm),
+                any::<(bool, bool)>(),
             )
         })
         .prop_map(
-            |(ups, optional, (names, choices), data, current, algorithm)| Scenario {
+            |(
+                ups,
+                optional,
+                (names, choices),
+                data,
+                current,
+                algorithm,
+                (descending, rewritten),
+            )| Scenario {
                 upstream_fields: ups,
                 optional,
                 down_fields: names
@@ -120,6 +134,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 data,
                 current,
                 algorithm,
+                descending,
+                rewritten,
             },
         )
 }
@@ -269,6 +285,14 @@ fn ints(b: &RecordBatch) -> Vec<i64> {
         .to_vec()
 }
 
+/// `v` as it is, or reversed.
+fn in_order<T>(mut v: Vec<T>, descending: bool) -> Vec<T> {
+    if descending {
+        v.reverse();
+    }
+    v
+}
+
 async fn run(
     s: &Scenario,
 ) -> (
@@ -286,9 +310,24 @@ async fn run(
         },
     );
     let _g = store.open(AccessMode::Write).await.unwrap();
+    let ordered = |v| in_order(v, s.descending);
+    let ordered_ids = |v| in_order(v, s.descending);
     for (u, data) in s.data.iter().enumerate() {
-        let ids: Vec<i64> = data.keys().copied().collect();
-        let values: Vec<Vec<String>> = data.values().cloned().collect();
+        let ids: Vec<i64> = ordered_ids(data.keys().copied().collect());
+        let values: Vec<Vec<String>> = ordered(data.values().cloned().collect());
+        if s.rewritten {
+            let old = values
+                .iter()
+                .map(|v| v.iter().map(|x| format!("old-{x}")).collect())
+                .collect();
+            store
+                .write(
+                    upstream_key(u),
+                    frame(ids.clone(), &s.upstream_fields[u], old),
+                )
+                .await
+                .unwrap();
+        }
         store
             .write(upstream_key(u), frame(ids, &s.upstream_fields[u], values))
             .await
@@ -312,7 +351,10 @@ async fn run(
             );
         }
         store
-            .write("down/feature", frame(ids, &names, values))
+            .write(
+                "down/feature",
+                frame(ordered_ids(ids), &names, ordered(values)),
+            )
             .await
             .unwrap();
     }

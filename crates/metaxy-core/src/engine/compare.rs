@@ -92,33 +92,63 @@ pub(crate) fn compare(
     let exp_prov = string_column(&expected, PROVENANCE, input.feature)?;
     let cur_prov = string_column(&current, PROVENANCE, input.feature)?;
 
-    let cur_grouping = Grouping::new(&cur_enc);
+    let is_stale = |i: usize, c: usize| {
+        let by_predicate = predicate_hits
+            .as_ref()
+            .is_some_and(|p| p.is_valid(c) && p.value(c));
+        let changed =
+            cur_prov.is_null(c) || (!exp_prov.is_null(i) && exp_prov.value(i) != cur_prov.value(c));
+        changed || by_predicate
+    };
     let mut new_idx: Vec<u32> = Vec::new();
     let mut stale_idx: Vec<u32> = Vec::new();
     let mut stale_cur: Vec<u32> = Vec::new();
-    for i in 0..expected.num_rows() {
-        match cur_grouping.probe(&exp_enc, i) {
-            None => new_idx.push(i as u32),
-            Some(g) => {
-                let c = cur_grouping.first_row[g as usize] as usize;
-                let by_predicate = predicate_hits
-                    .as_ref()
-                    .is_some_and(|p| p.is_valid(c) && p.value(c));
-                let changed = cur_prov.is_null(c)
-                    || (!exp_prov.is_null(i) && exp_prov.value(i) != cur_prov.value(c));
-                if changed || by_predicate {
-                    stale_idx.push(i as u32);
-                    stale_cur.push(c as u32);
+    let mut orphan_idx: Vec<u32> = Vec::new();
+    match (
+        exp_enc.strictly_increasing_ints(),
+        cur_enc.strictly_increasing_ints(),
+    ) {
+        (Some(exp_ids), Some(cur_ids)) => {
+            // both sides in id order (the common case): one merge pass, no hash tables
+            let mut c = 0;
+            for (i, id) in exp_ids.iter().enumerate() {
+                while c < cur_ids.len() && cur_ids[c] < *id {
+                    orphan_idx.push(c as u32);
+                    c += 1;
+                }
+                if c < cur_ids.len() && cur_ids[c] == *id {
+                    if is_stale(i, c) {
+                        stale_idx.push(i as u32);
+                        stale_cur.push(c as u32);
+                    }
+                    c += 1;
+                } else {
+                    new_idx.push(i as u32);
                 }
             }
+            orphan_idx.extend(c as u32..cur_ids.len() as u32);
+        }
+        _ => {
+            let cur_grouping = Grouping::new(&cur_enc);
+            for i in 0..expected.num_rows() {
+                match cur_grouping.probe(&exp_enc, i) {
+                    None => new_idx.push(i as u32),
+                    Some(g) => {
+                        let c = cur_grouping.first_row[g as usize] as usize;
+                        if is_stale(i, c) {
+                            stale_idx.push(i as u32);
+                            stale_cur.push(c as u32);
+                        }
+                    }
+                }
+            }
+            let exp_grouping = Grouping::new(&exp_enc);
+            orphan_idx = (0..current.num_rows())
+                .filter(|&c| exp_grouping.probe(&cur_enc, c).is_none())
+                .map(|c| c as u32)
+                .collect();
         }
     }
-
-    let exp_grouping = Grouping::new(&exp_enc);
-    let orphan_idx: Vec<u32> = (0..current.num_rows())
-        .filter(|&c| exp_grouping.probe(&cur_enc, c).is_none())
-        .map(|c| c as u32)
-        .collect();
 
     let new = take_rows(&expected, new_idx)?;
     let stale_rows = take_rows(&expected, stale_idx.clone())?;

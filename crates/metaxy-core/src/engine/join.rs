@@ -22,6 +22,9 @@ pub(crate) struct Joined {
     pub rows: Vec<Vec<u32>>,
     /// For every output row, the (dependency, row) whose join-column values it carries.
     pub key_source: Vec<(usize, usize)>,
+    /// The one dependency whose rows are the output rows, in order (a single dependency):
+    /// its columns are the output columns as they are, without gathering.
+    pub identity: Option<usize>,
 }
 
 impl Joined {
@@ -35,12 +38,21 @@ impl Joined {
         }
     }
 
+    /// The row indices of dependency `dep`, or `None` when its rows are the output rows as
+    /// they are (nothing to gather).
+    pub(crate) fn gather_indices(&self, dep: usize) -> Option<UInt32Array> {
+        (self.identity != Some(dep)).then(|| self.take_indices(dep))
+    }
+
     /// The join-column values of every output row.
     pub(crate) fn key_columns(
         &self,
         frames: &[RecordBatch],
         join_columns: &[String],
     ) -> Result<Vec<ArrayRef>> {
+        if let Some(d) = self.identity {
+            return keys::key_arrays(&frames[d], join_columns, "upstream");
+        }
         join_columns
             .iter()
             .map(|c| {
@@ -110,51 +122,77 @@ pub(crate) fn join(
     let mut joined_deps = vec![base];
 
     for &d in &order[1..] {
-        let acc_keys = current_keys(&key_arrays, &key_source)?;
+        let acc_keys = if key_source.len() == n
+            && key_source.iter().enumerate().all(|(i, s)| *s == (base, i))
+        {
+            // still the base frame's rows in order: its key columns as they are
+            key_arrays[base].clone()
+        } else {
+            current_keys(&key_arrays, &key_source)?
+        };
         let (acc_enc, dep_enc) = keys::encode_pair(&acc_keys, &key_arrays[d])?;
-        let grouping = Grouping::new(&dep_enc);
-        let (offsets, members) = grouping.members();
-        let mut matched = vec![false; grouping.num_groups()];
         let len = key_source.len();
         let mut new_rows: Vec<Vec<u32>> = vec![Vec::new(); deps];
         let mut new_source: Vec<(usize, usize)> = Vec::with_capacity(len);
-        for i in 0..len {
-            match grouping.probe(&acc_enc, i) {
-                Some(g) => {
-                    matched[g as usize] = true;
-                    for &m in
-                        &members[offsets[g as usize] as usize..offsets[g as usize + 1] as usize]
-                    {
-                        for &j in &joined_deps {
-                            new_rows[j].push(rows[j][i]);
-                        }
-                        new_rows[d].push(m);
-                        new_source.push(key_source[i]);
-                    }
+        let mut emit = |i: usize, m: u32, new_rows: &mut Vec<Vec<u32>>| {
+            for &j in &joined_deps {
+                new_rows[j].push(rows[j][i]);
+            }
+            new_rows[d].push(m);
+            new_source.push(key_source[i]);
+        };
+        let mut unmatched: Vec<u32> = Vec::new();
+        if let (Some(acc_ids), Some(dep_ids)) = (
+            acc_enc.strictly_increasing_ints(),
+            dep_enc.strictly_increasing_ints(),
+        ) {
+            // both sides in id order, each id once (the common case): one merge pass
+            let mut m = 0;
+            for (i, id) in acc_ids.iter().enumerate() {
+                while m < dep_ids.len() && dep_ids[m] < *id {
+                    unmatched.push(m as u32);
+                    m += 1;
                 }
-                None if !optional[d] => {}
-                None => {
-                    for &j in &joined_deps {
-                        new_rows[j].push(rows[j][i]);
+                if m < dep_ids.len() && dep_ids[m] == *id {
+                    emit(i, m as u32, &mut new_rows);
+                    m += 1;
+                } else if optional[d] {
+                    emit(i, NO_ROW, &mut new_rows);
+                }
+            }
+            unmatched.extend(m as u32..dep_ids.len() as u32);
+        } else {
+            let grouping = Grouping::new(&dep_enc);
+            let (offsets, members) = grouping.members();
+            let mut matched = vec![false; grouping.num_groups()];
+            for i in 0..len {
+                match grouping.probe(&acc_enc, i) {
+                    Some(g) => {
+                        matched[g as usize] = true;
+                        let (from, to) = (offsets[g as usize], offsets[g as usize + 1]);
+                        for &m in &members[from as usize..to as usize] {
+                            emit(i, m, &mut new_rows);
+                        }
                     }
-                    new_rows[d].push(NO_ROW);
-                    new_source.push(key_source[i]);
+                    None if optional[d] => emit(i, NO_ROW, &mut new_rows),
+                    None => {}
+                }
+            }
+            for (g, hit) in matched.iter().enumerate() {
+                if !hit {
+                    let (from, to) = (offsets[g], offsets[g + 1]);
+                    unmatched.extend_from_slice(&members[from as usize..to as usize]);
                 }
             }
         }
         if all_optional {
             // full outer: upstream rows of `d` that matched nothing become rows of their own
-            for (g, hit) in matched.iter().enumerate() {
-                if *hit {
-                    continue;
+            for m in unmatched {
+                for &j in &joined_deps {
+                    new_rows[j].push(NO_ROW);
                 }
-                for &m in &members[offsets[g] as usize..offsets[g + 1] as usize] {
-                    for &j in &joined_deps {
-                        new_rows[j].push(NO_ROW);
-                    }
-                    new_rows[d].push(m);
-                    new_source.push((d, m as usize));
-                }
+                new_rows[d].push(m);
+                new_source.push((d, m as usize));
             }
         }
         joined_deps.push(d);
@@ -167,6 +205,7 @@ pub(crate) fn join(
         len: key_source.len(),
         rows,
         key_source,
+        identity: (deps == 1).then_some(base),
     })
 }
 

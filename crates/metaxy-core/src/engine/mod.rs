@@ -85,7 +85,7 @@ pub(crate) fn expected_frame(
     }
     for (d, frame) in prepared.iter().enumerate() {
         let dv_col = upstream::dvbf_column(&plan.deps[d]);
-        let indices = joined.take_indices(d);
+        let indices = joined.gather_indices(d);
         for (f, col) in frame.schema_ref().fields().iter().zip(frame.columns()) {
             let name = f.name();
             if plan.join_columns.contains(name) || *name == dv_col {
@@ -101,7 +101,10 @@ pub(crate) fn expected_frame(
                     ),
                 ));
             }
-            let taken = arrow_select::take::take(col.as_ref(), &indices, None)?;
+            let taken = match &indices {
+                Some(idx) => arrow_select::take::take(col.as_ref(), idx, None)?,
+                None => col.clone(),
+            };
             fields.push(Field::new(name, taken.data_type().clone(), true));
             arrays.push(taken);
             owner.push(names[d].clone());
