@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, StringArray, StructArray};
 use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field, Fields};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::hash::HashAlgorithm;
@@ -168,11 +169,7 @@ pub(crate) fn sample_hash(
             }
         }
     }
-    let n = by_field.len();
-    let mut out = HashColumnBuilder::new(n, algorithm, truncation);
-    let mut buf: Vec<u8> = Vec::with_capacity(64);
-    'rows: for row in 0..n {
-        buf.clear();
+    hash_rows(by_field.len(), algorithm, truncation, |row, buf| {
         for (i, c) in columns.iter().enumerate() {
             match c.get(row) {
                 Some(v) => {
@@ -181,15 +178,64 @@ pub(crate) fn sample_hash(
                     }
                     buf.extend_from_slice(v.as_bytes());
                 }
-                None => {
-                    out.push_null();
-                    continue 'rows;
-                }
+                None => return false,
             }
         }
-        out.push_hash(&buf);
+        true
+    })
+}
+
+/// Rows per parallel chunk of [`hash_rows`]: large enough to amortise scheduling, small
+/// enough to balance the two halves of a small machine.
+const CHUNK: usize = 64 * 1024;
+
+/// A column of `len` hashes built in parallel chunks (both cores of a small machine, all of a
+/// big one). `preimage(row, buf)` appends row `row`'s preimage to the empty `buf` and returns
+/// `false` when the row's hash is NULL.
+pub(crate) fn hash_rows<F>(
+    len: usize,
+    algorithm: HashAlgorithm,
+    truncation: Option<usize>,
+    preimage: F,
+) -> Result<StringArray>
+where
+    F: Fn(usize, &mut Vec<u8>) -> bool + Sync,
+{
+    let chunks: Vec<(usize, usize)> = (0..len)
+        .step_by(CHUNK)
+        .map(|start| (start, (start + CHUNK).min(len)))
+        .collect();
+    let mut parts = chunks
+        .par_iter()
+        .map(|&(start, end)| {
+            let mut out = HashColumnBuilder::new(end - start, algorithm, truncation);
+            let mut buf = Vec::with_capacity(128);
+            for row in start..end {
+                buf.clear();
+                if preimage(row, &mut buf) {
+                    out.push_hash(&buf);
+                } else {
+                    out.push_null();
+                }
+            }
+            out.finish()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    match parts.len() {
+        0 => HashColumnBuilder::new(0, algorithm, truncation).finish(),
+        1 => parts
+            .pop()
+            .ok_or_else(|| Error::InvalidArgument("no hash column was built".into())),
+        _ => {
+            let refs: Vec<&dyn Array> = parts.iter().map(|p| p as &dyn Array).collect();
+            let merged = arrow_select::concat::concat(&refs)?;
+            merged
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .cloned()
+                .ok_or_else(|| Error::InvalidArgument("hash column is not a string array".into()))
+        }
     }
-    out.finish()
 }
 
 /// The child names of a struct array.

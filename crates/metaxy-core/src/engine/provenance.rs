@@ -6,11 +6,10 @@
 //! empty string; a NULL value of a required upstream makes the hash NULL.
 
 use arrow_array::{StringArray, StructArray};
-use rayon::prelude::*;
 
 use super::HashSettings;
 use super::hashing::{
-    FieldValues, HashColumnBuilder, arc, as_struct, build_struct, field_values, sample_hash,
+    FieldValues, arc, as_struct, build_struct, field_values, hash_rows, sample_hash,
 };
 use super::join::{Joined, NO_ROW};
 use super::upstream::{dvbf_column, missing_field};
@@ -18,9 +17,6 @@ use crate::columns::PROVENANCE_BY_FIELD;
 use crate::error::{Error, Result};
 use crate::graph::FeaturePlan;
 use crate::spec::FeatureSpec;
-
-/// Rows per parallel chunk: large enough to amortise scheduling, small enough to balance.
-const CHUNK: usize = 64 * 1024;
 
 struct Parent<'a> {
     /// `|<feature>.<field>|` — the separator, the FQ key and the separator before the value.
@@ -80,55 +76,22 @@ fn hash_field(
     len: usize,
     hash: HashSettings,
 ) -> Result<StringArray> {
-    let chunks: Vec<(usize, usize)> = (0..len)
-        .step_by(CHUNK)
-        .map(|start| (start, (start + CHUNK).min(len)))
-        .collect();
-    let parts = chunks
-        .par_iter()
-        .map(|&(start, end)| {
-            let mut out = HashColumnBuilder::new(end - start, hash.algorithm, hash.truncation);
-            let mut buf = Vec::with_capacity(prefix.len() + 32 * parents.len());
-            'rows: for row in start..end {
-                buf.clear();
-                buf.extend_from_slice(prefix);
-                for p in parents {
-                    buf.extend_from_slice(&p.label);
-                    let r = p.rows[row];
-                    let value = if r == NO_ROW {
-                        None
-                    } else {
-                        p.values.get(r as usize)
-                    };
-                    match value {
-                        Some(v) => buf.extend_from_slice(v.as_bytes()),
-                        None if p.optional => {}
-                        None => {
-                            out.push_null();
-                            continue 'rows;
-                        }
-                    }
-                }
-                out.push_hash(&buf);
+    hash_rows(len, hash.algorithm, hash.truncation, |row, buf| {
+        buf.extend_from_slice(prefix);
+        for p in parents {
+            buf.extend_from_slice(&p.label);
+            let r = p.rows[row];
+            let value = if r == NO_ROW {
+                None
+            } else {
+                p.values.get(r as usize)
+            };
+            match value {
+                Some(v) => buf.extend_from_slice(v.as_bytes()),
+                None if p.optional => {}
+                None => return false,
             }
-            out.finish()
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if parts.len() == 1 {
-        return parts
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::InvalidArgument("empty".into()));
-    }
-    if parts.is_empty() {
-        return HashColumnBuilder::new(0, hash.algorithm, hash.truncation).finish();
-    }
-    let refs: Vec<&dyn arrow_array::Array> =
-        parts.iter().map(|p| p as &dyn arrow_array::Array).collect();
-    let merged = arrow_select::concat::concat(&refs)?;
-    merged
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .cloned()
-        .ok_or_else(|| Error::InvalidArgument("hash column is not a string array".into()))
+        }
+        true
+    })
 }
