@@ -110,6 +110,15 @@ pub fn concat_merged(batches: &[RecordBatch]) -> Result<RecordBatch> {
     concat_to(&schema, batches)
 }
 
+/// The parts of a scan ([`Backend::scan_parts`](crate::Backend::scan_parts)) as one batch:
+/// the part itself when there is one, else the parts concatenated under their merged schema.
+pub fn concat_parts(parts: &[RecordBatch]) -> Result<RecordBatch> {
+    match parts {
+        [one] => Ok(one.clone()),
+        _ => concat_merged(parts),
+    }
+}
+
 /// Concatenates batches after aligning each to `schema`.
 pub fn concat_to(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
     let aligned = batches

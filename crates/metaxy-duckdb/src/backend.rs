@@ -229,14 +229,39 @@ pub(crate) fn query(
     params: Vec<duckdb::types::Value>,
     name: &str,
 ) -> Result<RecordBatch> {
+    let parts = query_parts(conn, sql, params, name)?;
+    match parts.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => {
+            let schema = parts
+                .first()
+                .map(|p| p.schema())
+                .ok_or_else(|| Error::backend(name.to_string(), "a query returned no schema"))?;
+            Ok(arrow_select::concat::concat_batches(&schema, &parts)?)
+        }
+    }
+}
+
+/// Runs a query and returns its result as DuckDB hands it out (one batch per chunk of
+/// rows), each converted to metaxy's types; at least one batch (empty when no row matched).
+pub(crate) fn query_parts(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<duckdb::types::Value>,
+    name: &str,
+) -> Result<Vec<RecordBatch>> {
     let mut stmt = conn.prepare(sql).map_err(|e| db_err(name, e))?;
     let arrow = stmt
         .query_arrow(duckdb::params_from_iter(params))
         .map_err(|e| db_err(name, e))?;
     let schema = arrow.get_schema();
-    let parts: Vec<RecordBatch> = arrow.collect();
-    let batch = arrow_select::concat::concat_batches(&schema, &parts)?;
-    batches::normalize_batch(&batch)
+    let mut parts = arrow
+        .map(|b| batches::normalize_batch(&b))
+        .collect::<Result<Vec<_>>>()?;
+    if parts.is_empty() {
+        parts.push(batches::normalize_batch(&RecordBatch::new_empty(schema))?);
+    }
+    Ok(parts)
 }
 
 /// The error a missing filter column gets, phrased like the core evaluator's.
@@ -396,12 +421,12 @@ fn evolve(
     Ok(())
 }
 
-fn scan(
+fn scan_parts(
     conn: &Connection,
     table: &str,
     request: &ScanRequest,
     name: &str,
-) -> Result<Option<RecordBatch>> {
+) -> Result<Option<Vec<RecordBatch>>> {
     let Some(schema) = table_schema(conn, table, name)? else {
         return Ok(None);
     };
@@ -438,10 +463,10 @@ fn scan(
                 name,
             )?;
             let filtered = f.filter(&all)?;
-            Ok(Some(match &requested {
+            Ok(Some(vec![match &requested {
                 Some(cols) => batches::project_existing(&filtered, cols)?,
                 None => filtered,
-            }))
+            }]))
         }
         filter => {
             let (where_sql, params) = sql::where_clause(filter.as_ref());
@@ -450,10 +475,13 @@ fn scan(
                 select(&requested),
                 sql::ident(table)
             );
-            let batch = query(conn, &sql, params, name)?;
+            let parts = query_parts(conn, &sql, params, name)?;
             Ok(Some(match &requested {
-                Some(cols) if cols.is_empty() => batches::project_existing(&batch, cols)?,
-                _ => batch,
+                Some(cols) if cols.is_empty() => parts
+                    .iter()
+                    .map(|p| batches::project_existing(p, cols))
+                    .collect::<Result<_>>()?,
+                _ => parts,
             }))
         }
     }
@@ -560,9 +588,22 @@ impl Backend for DuckDbBackend {
     }
 
     async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>> {
+        let Some(parts) = self.scan_parts(key, request).await? else {
+            return Ok(None);
+        };
+        Ok(Some(batches::concat_parts(&parts)?))
+    }
+
+    /// DuckDB's result chunks as they come: the store deduplicates across them and copies
+    /// only the rows it keeps, instead of concatenating every scanned row first.
+    async fn scan_parts(
+        &self,
+        key: &FeatureKey,
+        request: &ScanRequest,
+    ) -> Result<Option<Vec<RecordBatch>>> {
         let table = key.table_name();
         let request = request.clone();
-        self.run(move |conn, name| scan(conn, &table, &request, name))
+        self.run(move |conn, name| scan_parts(conn, &table, &request, name))
             .await
     }
 

@@ -120,10 +120,7 @@ impl Backend for MemoryBackend {
         let Some(parts) = self.scan_parts(key, request).await? else {
             return Ok(None);
         };
-        Ok(Some(match parts.as_slice() {
-            [one] => one.clone(),
-            _ => batches::concat_merged(&parts)?,
-        }))
+        Ok(Some(batches::concat_parts(&parts)?))
     }
 
     async fn scan_parts(

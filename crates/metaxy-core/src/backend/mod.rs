@@ -16,6 +16,7 @@
 //! * **Scans** return exactly the rows matching the request's filter (a backend that cannot
 //!   push a filter down evaluates it with [`Expr::filter`](crate::filter::Expr::filter)) and
 //!   exactly the requested columns that the table has, in the requested order.
+//!   [`Backend::scan_parts`] returns the same rows as the pieces the backend holds them in.
 //! * Struct columns (`*_by_field`) come back as Arrow `Struct` of `Utf8`, whatever the storage
 //!   representation (JSON text in SQLite, JSONB in PostgreSQL).
 //! * Timestamps come back as `Timestamp(Microsecond, "UTC")`.

@@ -140,10 +140,7 @@ impl MetadataStore {
             return Ok(None);
         };
         let mut batch = if options.with_sample_history {
-            match parts.as_slice() {
-                [one] => one.clone(),
-                _ => batches::concat_merged(&parts)?,
-            }
+            batches::concat_parts(&parts)?
         } else {
             let rows: usize = parts.iter().map(|p| p.num_rows()).sum();
             let _span = tracing::debug_span!("keep_latest", rows).entered();
