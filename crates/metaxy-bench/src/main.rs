@@ -51,9 +51,23 @@ struct Args {
     /// does (default: each backend's own default — DuckDB off, PostgreSQL on).
     #[arg(long)]
     pushdown: Option<bool>,
+    /// DuckDB settings applied on open, `key=value`, repeatable (e.g. `memory_limit=12GB`,
+    /// `temp_directory=/big/disk`), as `[stores.X.config.settings]` would set them.
+    #[arg(long = "duckdb-setting", value_parser = parse_setting)]
+    duckdb_settings: Vec<(String, String)>,
     /// Phases to run (default both).
     #[arg(long, value_delimiter = ',', default_values_t = vec!["new".to_string(), "stale".to_string()])]
     phases: Vec<String>,
+}
+
+/// `key=value` of `--duckdb-setting`.
+fn parse_setting(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!(
+            "expected key=value (e.g. memory_limit=12GB), got {s:?}"
+        )),
+    }
 }
 
 struct Workload {
@@ -160,12 +174,23 @@ fn root_rows(n: u64, fields: &[&str], seed: u64, bump: bool) -> metaxy::Result<R
     ])?)
 }
 
+/// How the file- and directory-based backends are opened.
+#[derive(Clone, Debug, Default)]
+struct DirOptions {
+    /// `--pushdown`.
+    #[allow(dead_code)] // unused when no backend with a pushdown is compiled in
+    pushdown: Option<bool>,
+    /// `--duckdb-setting`.
+    #[allow(dead_code)] // unused without DuckDB
+    duckdb_settings: Vec<(String, String)>,
+}
+
 /// Creates backends for a run.
 enum Factory {
     Memory,
     /// A directory for the file- and directory-based stores (one store per round).
     #[allow(dead_code)] // unused when only the memory backend is compiled in
-    Dir(String, tempfile::TempDir, Option<bool>),
+    Dir(String, tempfile::TempDir, DirOptions),
     #[cfg(feature = "postgres")]
     Postgres(metaxy::postgres::TemporarySchemas, Option<bool>),
 }
@@ -186,7 +211,7 @@ const BACKENDS: &[&str] = &[
 ];
 
 impl Factory {
-    fn new(kind: &str, pushdown: Option<bool>) -> metaxy::Result<Factory> {
+    fn new(kind: &str, options: DirOptions) -> metaxy::Result<Factory> {
         let tmp = || {
             tempfile::tempdir_in(
                 std::env::var("METAXY_BENCH_DIR")
@@ -207,11 +232,11 @@ impl Factory {
                 })?;
                 Ok(Factory::Postgres(
                     metaxy::postgres::TemporarySchemas::new(url),
-                    pushdown,
+                    options.pushdown,
                 ))
             }
             other if BACKENDS.contains(&other) => {
-                Ok(Factory::Dir(other.to_string(), tmp()?, pushdown))
+                Ok(Factory::Dir(other.to_string(), tmp()?, options))
             }
             other => Err(metaxy::Error::InvalidArgument(format!(
                 "unknown or not compiled-in backend {other:?}; available: {}",
@@ -228,9 +253,9 @@ impl Factory {
                 let same = b.clone();
                 Ok((b, Box::new(move || Ok(same.clone()))))
             }
-            Factory::Dir(kind, dir, pushdown) => {
+            Factory::Dir(kind, dir, options) => {
                 let path = dir.path().join(format!("round{round}.{kind}"));
-                let open = dir_backend(kind, path, *pushdown)?;
+                let open = dir_backend(kind, path, options.clone())?;
                 Ok((open()?, open))
             }
             #[cfg(feature = "postgres")]
@@ -270,17 +295,19 @@ type Opener = Box<dyn Fn() -> metaxy::Result<Arc<dyn Backend>>>;
 fn dir_backend(
     kind: &str,
     path: std::path::PathBuf,
-    pushdown: Option<bool>,
+    options: DirOptions,
 ) -> metaxy::Result<Opener> {
     match kind {
         #[cfg(feature = "duckdb")]
         "duckdb" => Ok(Box::new(move || {
-            let b = metaxy::duckdb::DuckDbBackend::file(&path);
-            let b = match pushdown {
-                Some(p) => b.with_pushdown(p),
-                None => b,
-            };
-            Ok(Arc::new(b) as Arc<dyn Backend>)
+            let mut config = metaxy::duckdb::DuckDbConfig::file(&path);
+            config
+                .settings
+                .extend(options.duckdb_settings.iter().cloned());
+            if let Some(p) = options.pushdown {
+                config = config.with_pushdown(p);
+            }
+            Ok(Arc::new(metaxy::duckdb::DuckDbBackend::new(config)) as Arc<dyn Backend>)
         })),
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(Box::new(move || {
@@ -339,13 +366,18 @@ async fn run() -> metaxy::Result<()> {
             .init();
     }
     let w = workload(&args.graph)?;
-    let factory = Factory::new(&args.backend, args.pushdown)?;
-    let roots: Vec<RecordBatch> = w
-        .roots
-        .iter()
-        .enumerate()
-        .map(|(i, (_, fields))| root_rows(args.n, fields, 42 + i as u64, false))
-        .collect::<metaxy::Result<_>>()?;
+    if !args.duckdb_settings.is_empty() && args.backend != "duckdb" {
+        return Err(metaxy::Error::InvalidArgument(
+            "--duckdb-setting applies to --backend duckdb only".into(),
+        ));
+    }
+    let factory = Factory::new(
+        &args.backend,
+        DirOptions {
+            pushdown: args.pushdown,
+            duckdb_settings: args.duckdb_settings.clone(),
+        },
+    )?;
     let mut round_id = 0;
     for phase in &args.phases {
         let mut times = Vec::new();
@@ -357,8 +389,14 @@ async fn run() -> metaxy::Result<()> {
             {
                 let s = store(backend, &w.graph, args.hash);
                 let _open = s.open(AccessMode::Write).await?;
-                for ((key, _), batch) in w.roots.iter().zip(&roots) {
-                    s.write(key.as_str(), batch.clone()).await?;
+                // generated per round and dropped once written, so the measured peak is the
+                // store's and the resolve's, not the generator's
+                for (i, (key, fields)) in w.roots.iter().enumerate() {
+                    s.write(
+                        key.as_str(),
+                        root_rows(args.n, fields, 42 + i as u64, false)?,
+                    )
+                    .await?;
                 }
                 if phase == "stale" {
                     let inc = s
