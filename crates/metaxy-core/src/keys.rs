@@ -102,6 +102,33 @@ fn int_values(a: &ArrayRef) -> Option<ScalarBuffer<u64>> {
     }
 }
 
+/// Matches two strictly increasing id sequences in one pass (see
+/// [`EncodedKeys::strictly_increasing_ints`]): `left_row(i, Some(j))` for each left row whose
+/// id is right row `j`'s, `left_row(i, None)` for the others, in left order. Returns the right
+/// rows no left row matched, in right order.
+pub(crate) fn merge_ids(
+    left: &[u64],
+    right: &[u64],
+    mut left_row: impl FnMut(usize, Option<usize>),
+) -> Vec<u32> {
+    let mut unmatched = Vec::new();
+    let mut j = 0;
+    for (i, id) in left.iter().enumerate() {
+        while j < right.len() && right[j] < *id {
+            unmatched.push(j as u32);
+            j += 1;
+        }
+        if j < right.len() && right[j] == *id {
+            left_row(i, Some(j));
+            j += 1;
+        } else {
+            left_row(i, None);
+        }
+    }
+    unmatched.extend(j as u32..right.len() as u32);
+    unmatched
+}
+
 /// The named columns of `batch`, failing with a message that names the missing one.
 pub(crate) fn key_arrays(
     batch: &RecordBatch,

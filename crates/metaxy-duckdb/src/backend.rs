@@ -588,10 +588,8 @@ impl Backend for DuckDbBackend {
     }
 
     async fn scan(&self, key: &FeatureKey, request: &ScanRequest) -> Result<Option<RecordBatch>> {
-        let Some(parts) = self.scan_parts(key, request).await? else {
-            return Ok(None);
-        };
-        Ok(Some(batches::concat_parts(&parts)?))
+        let parts = self.scan_parts(key, request).await?;
+        parts.map(|p| batches::concat_parts(&p)).transpose()
     }
 
     /// DuckDB's result chunks as they come: the store deduplicates across them and copies

@@ -103,30 +103,20 @@ pub(crate) fn compare(
     let mut new_idx: Vec<u32> = Vec::new();
     let mut stale_idx: Vec<u32> = Vec::new();
     let mut stale_cur: Vec<u32> = Vec::new();
-    let mut orphan_idx: Vec<u32> = Vec::new();
-    match (
+    let orphan_idx: Vec<u32> = match (
         exp_enc.strictly_increasing_ints(),
         cur_enc.strictly_increasing_ints(),
     ) {
         (Some(exp_ids), Some(cur_ids)) => {
             // both sides in id order (the common case): one merge pass, no hash tables
-            let mut c = 0;
-            for (i, id) in exp_ids.iter().enumerate() {
-                while c < cur_ids.len() && cur_ids[c] < *id {
-                    orphan_idx.push(c as u32);
-                    c += 1;
+            keys::merge_ids(exp_ids, cur_ids, |i, c| match c {
+                Some(c) if is_stale(i, c) => {
+                    stale_idx.push(i as u32);
+                    stale_cur.push(c as u32);
                 }
-                if c < cur_ids.len() && cur_ids[c] == *id {
-                    if is_stale(i, c) {
-                        stale_idx.push(i as u32);
-                        stale_cur.push(c as u32);
-                    }
-                    c += 1;
-                } else {
-                    new_idx.push(i as u32);
-                }
-            }
-            orphan_idx.extend(c as u32..cur_ids.len() as u32);
+                Some(_) => {}
+                None => new_idx.push(i as u32),
+            })
         }
         _ => {
             let cur_grouping = Grouping::new(&cur_enc);
@@ -143,12 +133,12 @@ pub(crate) fn compare(
                 }
             }
             let exp_grouping = Grouping::new(&exp_enc);
-            orphan_idx = (0..current.num_rows())
+            (0..current.num_rows())
                 .filter(|&c| exp_grouping.probe(&cur_enc, c).is_none())
                 .map(|c| c as u32)
-                .collect();
+                .collect()
         }
-    }
+    };
 
     let new = take_rows(&expected, new_idx)?;
     let stale_rows = take_rows(&expected, stale_idx.clone())?;

@@ -147,20 +147,11 @@ pub(crate) fn join(
             dep_enc.strictly_increasing_ints(),
         ) {
             // both sides in id order, each id once (the common case): one merge pass
-            let mut m = 0;
-            for (i, id) in acc_ids.iter().enumerate() {
-                while m < dep_ids.len() && dep_ids[m] < *id {
-                    unmatched.push(m as u32);
-                    m += 1;
-                }
-                if m < dep_ids.len() && dep_ids[m] == *id {
-                    emit(i, m as u32, &mut new_rows);
-                    m += 1;
-                } else if optional[d] {
-                    emit(i, NO_ROW, &mut new_rows);
-                }
-            }
-            unmatched.extend(m as u32..dep_ids.len() as u32);
+            unmatched = keys::merge_ids(acc_ids, dep_ids, |i, m| match m {
+                Some(m) => emit(i, m as u32, &mut new_rows),
+                None if optional[d] => emit(i, NO_ROW, &mut new_rows),
+                None => {}
+            });
         } else {
             let grouping = Grouping::new(&dep_enc);
             let (offsets, members) = grouping.members();
