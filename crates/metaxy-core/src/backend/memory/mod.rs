@@ -1,5 +1,7 @@
 //! The in-memory backend: the reference every other backend is compared with.
 
+mod part;
+
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -12,13 +14,15 @@ use crate::batches;
 use crate::error::{Error, Result};
 use crate::filter::Expr;
 use crate::key::FeatureKey;
+use part::{Part, restrict};
 
-/// Keeps every table as Arrow batches in process memory. Data lives as long as the backend
-/// value (share it with `Arc` to reopen the same data). Useful for tests, notebooks and as
-/// the reference implementation of the [`Backend`] contract.
+/// Keeps every table as Arrow batches in process memory, one per append, with columns that
+/// hold one value on every row of an append (versions, timestamps) stored once. Data lives as
+/// long as the backend value (share it with `Arc` to reopen the same data). Useful for tests,
+/// notebooks and as the reference implementation of the [`Backend`] contract.
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
-    tables: Mutex<HashMap<String, Vec<RecordBatch>>>,
+    tables: Mutex<HashMap<String, Vec<Part>>>,
 }
 
 impl MemoryBackend {
@@ -27,7 +31,7 @@ impl MemoryBackend {
         Self::default()
     }
 
-    fn tables(&self) -> MutexGuard<'_, HashMap<String, Vec<RecordBatch>>> {
+    fn tables(&self) -> MutexGuard<'_, HashMap<String, Vec<Part>>> {
         // A poisoned lock only means another thread panicked mid-operation; the map itself is
         // always in a consistent state (every mutation is a single insert/replace).
         self.tables.lock().unwrap_or_else(|p| p.into_inner())
@@ -40,10 +44,11 @@ impl MemoryBackend {
             return Ok(None);
         };
         if parts.len() != 1 {
-            let merged = batches::concat_merged(parts)?;
-            *parts = vec![merged];
+            let all = parts.iter().map(Part::batch).collect::<Result<Vec<_>>>()?;
+            let merged = batches::concat_merged(&all)?;
+            *parts = vec![Part::compact(&merged)?];
         }
-        Ok(parts.first().cloned())
+        parts.first().map(Part::batch).transpose()
     }
 }
 
@@ -88,7 +93,7 @@ impl Backend for MemoryBackend {
             return Ok(None);
         };
         Ok(Some(batches::merge_schemas(
-            parts.iter().map(|b| b.schema_ref()),
+            parts.iter().map(Part::schema),
         )?))
     }
 
@@ -98,13 +103,14 @@ impl Backend for MemoryBackend {
         match tables.get_mut(&table) {
             Some(parts) => {
                 // Check the schema merges now, so a bad write fails here and not on a later read.
-                let mut schemas: Vec<SchemaRef> = parts.iter().map(|b| b.schema()).collect();
+                let mut schemas: Vec<SchemaRef> =
+                    parts.iter().map(|p| p.schema().clone()).collect();
                 schemas.push(batch.schema());
                 batches::merge_schemas(schemas.iter())?;
-                parts.push(batch);
+                parts.push(Part::compact(&batch)?);
             }
             None if create => {
-                tables.insert(table, vec![batch]);
+                tables.insert(table, vec![Part::compact(&batch)?]);
             }
             None => {
                 return Err(Error::InvalidArgument(format!(
@@ -143,29 +149,38 @@ impl Backend for MemoryBackend {
                 cols.push(head.to_string());
             }
         }
-        // Each append is projected, filtered and projected again on its own, so only the
-        // requested columns of the matching rows are ever copied (a filter on a long,
-        // constant column such as the feature version costs no copy at all), and appends
-        // are never concatenated here: the store keeps the latest rows across them.
+        // Each append is read on its own, so only the requested columns of the matching rows
+        // are ever copied, and appends are never concatenated here: the store keeps the latest
+        // rows across them. A filter on columns that are constant in an append (the feature
+        // version) is decided once for the whole append, and those columns are not repeated.
         let tables = self.tables();
         let Some(parts) = tables.get(&key.table_name()) else {
             return Ok(None);
         };
-        let projected = parts
-            .iter()
-            .map(|p| batches::project_existing(p, &cols))
-            .collect::<Result<Vec<_>>>()?;
-        let schema = batches::merge_schemas(projected.iter().map(|p| p.schema_ref()))?;
+        let schema = batches::merge_schemas(
+            parts
+                .iter()
+                .map(|p| restrict(p.schema(), &cols))
+                .collect::<Vec<_>>()
+                .iter(),
+        )?;
         let wanted = request.columns.clone().unwrap_or_default();
-        let selected = projected
+        let out_schema = restrict(&schema, &wanted);
+        let selected = parts
             .iter()
             .map(|p| {
-                let p = batches::align_batch(p, &schema)?;
-                let p = match &request.filter {
-                    Some(f) => f.filter(&p)?,
-                    None => p,
+                let all = || batches::align_batch(&p.project(&wanted)?, &out_schema);
+                let Some(f) = &request.filter else {
+                    return all();
                 };
-                batches::project_existing(&p, &wanted)
+                match p.keeps_all(f, &schema)? {
+                    Some(true) => all(),
+                    Some(false) => Ok(batches::empty(out_schema.clone())),
+                    None => {
+                        let b = batches::align_batch(&p.project(&cols)?, &schema)?;
+                        batches::project_existing(&f.filter(&b)?, &wanted)
+                    }
+                }
             })
             .collect::<Result<Vec<_>>>()?;
         // parts that matched nothing are dropped, keeping one so the schema is known
@@ -197,7 +212,7 @@ impl Backend for MemoryBackend {
             None => RecordBatch::new_empty(batch.schema()),
         };
         let deleted = (batch.num_rows() - kept.num_rows()) as u64;
-        self.tables().insert(table, vec![kept]);
+        self.tables().insert(table, vec![Part::compact(&kept)?]);
         Ok(deleted)
     }
 
