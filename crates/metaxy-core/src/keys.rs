@@ -45,7 +45,7 @@ impl EncodedKeys {
 
 /// The values of a single non-null integer key column as `u64` bit patterns (signed values
 /// reinterpreted: equality is all the keys need), without copying 64-bit columns.
-fn int_values(a: &ArrayRef) -> Option<ScalarBuffer<u64>> {
+pub(crate) fn int_values(a: &ArrayRef) -> Option<ScalarBuffer<u64>> {
     if a.null_count() > 0 {
         return None;
     }
@@ -272,17 +272,16 @@ fn unify_key_types(l: &ArrayRef, r: &ArrayRef) -> Result<(ArrayRef, ArrayRef)> {
 /// An empty slot of a dense key map.
 const EMPTY: u32 = u32::MAX;
 
-/// `(min, max - min + 1)` of integer keys when a direct-address table over that range costs
-/// at most a few bytes per row (ids numbered densely from some offset).
-fn dense_range(values: &[u64]) -> Option<(u64, usize)> {
-    let (&first, rest) = values.split_first()?;
-    let (min, max) = rest
-        .iter()
-        .fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+/// `(min, max - min + 1)` of integer keys (given in pieces) when a direct-address table over
+/// that range costs at most a few bytes per row (ids numbered densely from some offset).
+pub(crate) fn dense_range<V: AsRef<[u64]>>(pieces: &[V]) -> Option<(u64, usize)> {
+    let mut values = pieces.iter().flat_map(|p| p.as_ref().iter().copied());
+    let first = values.next()?;
+    let (min, max) = values.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let len: usize = pieces.iter().map(|p| p.as_ref().len()).sum();
     let span = usize::try_from(max - min).ok()?.checked_add(1)?;
     // Group numbers are u32 with EMPTY reserved, so the row count must stay below it.
-    (span <= values.len().saturating_mul(2).max(1024) && values.len() < EMPTY as usize)
-        .then_some((min, span))
+    (span <= len.saturating_mul(2).max(1024) && len < EMPTY as usize).then_some((min, span))
 }
 
 /// A dense numbering of the distinct keys of a frame, with a lookup for probing.
@@ -312,7 +311,7 @@ impl<'a> Grouping<'a> {
         let mut group_of_row = Vec::with_capacity(n);
         let mut first_row = Vec::new();
         let map = match keys {
-            EncodedKeys::Int(values) if let Some((min, span)) = dense_range(values) => {
+            EncodedKeys::Int(values) if let Some((min, span)) = dense_range(&[values]) => {
                 let mut slots = vec![EMPTY; span];
                 for (i, v) in values.iter().enumerate() {
                     let slot = &mut slots[(v - min) as usize];

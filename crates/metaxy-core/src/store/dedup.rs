@@ -8,6 +8,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, StringArray};
+use arrow_buffer::{BooleanBufferBuilder, ScalarBuffer};
 use arrow_schema::{DataType, TimeUnit};
 
 use crate::batches;
@@ -31,6 +32,7 @@ fn micros(batch: &RecordBatch, name: &str) -> Result<Option<ArrayRef>> {
 
 /// What keep-latest orders one part's rows by.
 struct Order {
+    rows: usize,
     updated: Option<ArrayRef>,
     deleted: Option<ArrayRef>,
     provenance: Option<ArrayRef>,
@@ -44,6 +46,7 @@ impl Order {
             None => None,
         };
         Ok(Order {
+            rows: batch.num_rows(),
             updated: micros(batch, UPDATED_AT)?,
             deleted: micros(batch, DELETED_AT)?,
             provenance,
@@ -103,20 +106,17 @@ pub(crate) fn keep_latest_parts(
     if total <= 1 {
         return whole();
     }
+    // Row numbers are u32 with NONE reserved.
+    if total >= NONE as usize {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: {total} rows is more than one read can deduplicate ({NONE}); \
+             read fewer samples at a time with a filter on the id columns"
+        )));
+    }
     let key_arrays = parts
         .iter()
         .map(|p| keys::key_arrays(p, id_columns, what))
         .collect::<Result<Vec<_>>>()?;
-    let enc = keys::encode_parts(&key_arrays)?;
-    if enc.strictly_increasing_ints().is_some() {
-        // ids written in order, each once: nothing to deduplicate, no grouping needed
-        return whole();
-    }
-    let grouping = Grouping::new(&enc);
-    if grouping.num_groups() == total {
-        return whole();
-    }
-    let orders = parts.iter().map(Order::of).collect::<Result<Vec<_>>>()?;
     let starts: Vec<usize> = parts
         .iter()
         .scan(0, |acc, p| {
@@ -125,42 +125,46 @@ pub(crate) fn keep_latest_parts(
             Some(s)
         })
         .collect();
-    let locate = |row: usize| {
-        let part = starts.partition_point(|s| *s <= row).saturating_sub(1);
-        (part, row - starts[part])
-    };
+    let orders = || parts.iter().map(Order::of).collect::<Result<Vec<_>>>();
 
-    const NONE: u32 = u32::MAX;
-    let groups = grouping.num_groups();
-    let mut best: Vec<u32> = vec![NONE; groups];
-    let mut best_stamp: Vec<(i64, bool)> = vec![(i64::MIN, false); groups];
-    let mut row = 0usize;
-    for (p, order) in orders.iter().enumerate() {
-        let rows = parts[p].num_rows();
-        let mut stamps = order.stamps();
-        for local in 0..rows {
-            let stamp = stamps.next().unwrap_or((i64::MIN, false));
-            let g = grouping.group_of_row[row] as usize;
-            let wins = if best[g] == NONE || stamp > best_stamp[g] {
-                true
-            } else if stamp == best_stamp[g] {
-                // a tie: the greater provenance wins, then the row read last
-                let (bp, bl) = locate(best[g] as usize);
-                order.provenance(local) >= orders[bp].provenance(bl)
-            } else {
-                false
-            };
-            if wins {
-                best[g] = row as u32;
-                best_stamp[g] = stamp;
-            }
-            row += 1;
+    // One integer id column (the common case): its values as they lie in each part.
+    let ints: Option<Vec<ScalarBuffer<u64>>> = key_arrays
+        .iter()
+        .map(|k| match k.as_slice() {
+            [one] => keys::int_values(one),
+            _ => None,
+        })
+        .collect();
+    let best = match &ints {
+        Some(ints) if strictly_increasing(ints) => {
+            // ids written in order, each once: nothing to deduplicate, no grouping needed
+            return whole();
         }
+        Some(ints) if let Some((min, span)) = keys::dense_range(ints) => {
+            // ids numbered densely from some offset: a slot per id, no grouping of rows
+            let orders = orders()?;
+            latest_per_slot(&orders, &starts, span, |p, local, _| {
+                (ints[p][local] - min) as usize
+            })
+        }
+        _ => {
+            let enc = keys::encode_parts(&key_arrays)?;
+            let grouping = Grouping::new(&enc);
+            if grouping.num_groups() == total {
+                return whole();
+            }
+            let orders = orders()?;
+            latest_per_slot(&orders, &starts, grouping.num_groups(), |_, _, row| {
+                grouping.group_of_row[row] as usize
+            })
+        }
+    };
+    let winners = in_row_order(&best, total);
+    if winners.len() == total {
+        return whole();
     }
-    drop(best_stamp);
-    best.sort_unstable();
-    if let (Some(&lo), Some(&hi)) = (best.first(), best.last())
-        && (hi - lo) as usize + 1 == best.len()
+    if let (Some(&lo), Some(&hi)) = (winners.first(), winners.last())
+        && (hi - lo) as usize + 1 == winners.len()
     {
         // The winners are one run of rows (a feature rewritten in full, the latest write
         // winning everywhere): slices of the parts that hold it, not a row-by-row gather.
@@ -179,11 +183,87 @@ pub(crate) fn keep_latest_parts(
             _ => batches::concat_to(&schema, &slices),
         };
     }
-    let picks: Vec<(usize, usize)> = best.iter().map(|r| locate(*r as usize)).collect();
+    let picks: Vec<(usize, usize)> = winners
+        .iter()
+        .map(|r| locate(&starts, *r as usize))
+        .collect();
     Ok(arrow_select::interleave::interleave_record_batch(
         &parts.iter().collect::<Vec<_>>(),
         &picks,
     )?)
+}
+
+/// A row number not taken by any row.
+const NONE: u32 = u32::MAX;
+
+/// Whether the ids of all parts, read in order, are strictly increasing (so each is distinct).
+fn strictly_increasing(parts: &[ScalarBuffer<u64>]) -> bool {
+    let mut last: Option<u64> = None;
+    parts.iter().all(|p| {
+        let ok = p.windows(2).all(|w| w[0] < w[1])
+            && match (last, p.first()) {
+                (Some(l), Some(&f)) => l < f,
+                _ => true,
+            };
+        if let Some(&l) = p.last() {
+            last = Some(l);
+        }
+        ok
+    })
+}
+
+/// `(part, row within it)` of row `row` of the parts read as one frame.
+fn locate(starts: &[usize], row: usize) -> (usize, usize) {
+    let part = starts.partition_point(|s| *s <= row).saturating_sub(1);
+    (part, row - starts[part])
+}
+
+/// For each of `slots` samples, the row (numbered across the parts) that wins keep-latest, or
+/// NONE for a slot no row maps to. `slot_of(part, local row, row)` is a row's sample.
+fn latest_per_slot(
+    orders: &[Order],
+    starts: &[usize],
+    slots: usize,
+    slot_of: impl Fn(usize, usize, usize) -> usize,
+) -> Vec<u32> {
+    let mut best: Vec<u32> = vec![NONE; slots];
+    let mut best_stamp: Vec<(i64, bool)> = vec![(i64::MIN, false); slots];
+    let mut row = 0usize;
+    for (p, order) in orders.iter().enumerate() {
+        let mut stamps = order.stamps();
+        for local in 0..order.rows {
+            let stamp = stamps.next().unwrap_or((i64::MIN, false));
+            let g = slot_of(p, local, row);
+            let wins = if best[g] == NONE || stamp > best_stamp[g] {
+                true
+            } else if stamp == best_stamp[g] {
+                // a tie: the greater provenance wins, then the row read last
+                let (bp, bl) = locate(starts, best[g] as usize);
+                order.provenance(local) >= orders[bp].provenance(bl)
+            } else {
+                false
+            };
+            if wins {
+                best[g] = row as u32;
+                best_stamp[g] = stamp;
+            }
+            row += 1;
+        }
+    }
+    best
+}
+
+/// The winning rows of [`latest_per_slot`] in row order (a pass over a bitmap of `total` rows
+/// instead of a sort).
+fn in_row_order(best: &[u32], total: usize) -> Vec<u32> {
+    let mut marked = BooleanBufferBuilder::new(total);
+    marked.append_n(total, false);
+    for &b in best {
+        if b != NONE {
+            marked.set_bit(b as usize, true);
+        }
+    }
+    marked.finish().set_indices().map(|i| i as u32).collect()
 }
 
 #[cfg(test)]
@@ -264,6 +344,45 @@ mod tests {
         ];
         // the winners are one run across the last two parts (sliced and concatenated)
         assert_eq!(dedup(&spread), vec![(0, 2), (1, 2), (2, 2)]);
+        // the same cuts with ids far apart (grouped by hashing) and with text ids (row
+        // encoding) pick the same rows as the dense slot table
+        let spread_ids = |f: &dyn Fn(&[i64]) -> ArrayRef, cut: usize| {
+            let part = |r: std::ops::Range<usize>| {
+                RecordBatch::try_from_iter(vec![
+                    ("id", f(&ids[r.clone()])),
+                    (
+                        UPDATED_AT,
+                        Arc::new(TimestampMicrosecondArray::from(ts[r].to_vec())) as ArrayRef,
+                    ),
+                ])
+                .unwrap()
+            };
+            let out =
+                keep_latest_parts(&[part(0..cut), part(cut..ids.len())], &id, "test").unwrap();
+            out.column(1)
+                .as_primitive::<TimestampMicrosecondType>()
+                .values()
+                .to_vec()
+        };
+        let sparse = |v: &[i64]| {
+            Arc::new(Int64Array::from_iter_values(
+                v.iter().map(|i| i * 1_000_000_000_000),
+            )) as ArrayRef
+        };
+        let text = |v: &[i64]| {
+            Arc::new(StringArray::from_iter_values(
+                v.iter().map(|i| format!("s{i}")),
+            )) as ArrayRef
+        };
+        let expected: Vec<i64> = whole.iter().map(|(_, t)| *t).collect();
+        for cut in [1, 7, 20] {
+            assert_eq!(
+                spread_ids(&sparse, cut),
+                expected,
+                "sparse ids, cut at {cut}"
+            );
+            assert_eq!(spread_ids(&text, cut), expected, "text ids, cut at {cut}");
+        }
         let tie = [batch(&[5], &[3]), batch(&[5], &[3])];
         let out = keep_latest_parts(&tie, &id, "test").unwrap();
         assert_eq!(out.num_rows(), 1);
