@@ -73,6 +73,31 @@ impl Order {
         })
     }
 
+    /// The stamp every row of the part shares, if they all share one (a part that is one
+    /// write, or a chunk of one); `None` for an empty part or differing stamps.
+    fn constant_stamp(&self) -> Option<(i64, bool)> {
+        fn constant(a: Option<&PrimitiveArray<TimestampMicrosecondType>>) -> Option<Option<i64>> {
+            let Some(a) = a else {
+                return Some(None);
+            };
+            if a.null_count() == a.len() {
+                return Some(None);
+            }
+            let first = a.value(0);
+            (a.null_count() == 0 && a.values().iter().all(|v| *v == first)).then_some(Some(first))
+        }
+        if self.rows == 0 {
+            return None;
+        }
+        match constant(Self::timestamps(&self.deleted))? {
+            Some(d) => Some((d, true)),
+            None => Some((
+                constant(Self::timestamps(&self.updated))?.unwrap_or(i64::MIN),
+                false,
+            )),
+        }
+    }
+
     fn provenance(&self, row: usize) -> Option<&str> {
         let p: &StringArray = self.provenance.as_ref()?.as_string_opt()?;
         p.is_valid(row).then(|| p.value(row))
@@ -143,9 +168,11 @@ pub(crate) fn keep_latest_parts(
         Some(ints) if let Some((min, span)) = keys::dense_range(ints) => {
             // ids numbered densely from some offset: a slot per id, no grouping of rows
             let orders = orders()?;
-            latest_per_slot(&orders, &starts, span, |p, local, _| {
-                (ints[p][local] - min) as usize
-            })
+            let slot = |p: usize, local: usize, _| (ints[p][local] - min) as usize;
+            match latest_by_part_stamp(&orders, &starts, span, slot) {
+                Some(best) => best,
+                None => latest_per_slot(&orders, &starts, span, slot),
+            }
         }
         _ => {
             let enc = keys::encode_parts(&key_arrays)?;
@@ -154,18 +181,19 @@ pub(crate) fn keep_latest_parts(
                 return whole();
             }
             let orders = orders()?;
-            latest_per_slot(&orders, &starts, grouping.num_groups(), |_, _, row| {
-                grouping.group_of_row[row] as usize
-            })
+            let groups = grouping.num_groups();
+            let slot = |_, _, row: usize| grouping.group_of_row[row] as usize;
+            match latest_by_part_stamp(&orders, &starts, groups, slot) {
+                Some(best) => best,
+                None => latest_per_slot(&orders, &starts, groups, slot),
+            }
         }
     };
-    let winners = in_row_order(&best, total);
-    if winners.len() == total {
+    let (count, lo, hi) = winners_span(&best);
+    if count == total {
         return whole();
     }
-    if let (Some(&lo), Some(&hi)) = (winners.first(), winners.last())
-        && (hi - lo) as usize + 1 == winners.len()
-    {
+    if count > 0 && (hi - lo) as usize + 1 == count {
         // The winners are one run of rows (a feature rewritten in full, the latest write
         // winning everywhere): slices of the parts that hold it, not a row-by-row gather.
         let (lo, hi) = (lo as usize, hi as usize + 1);
@@ -183,7 +211,7 @@ pub(crate) fn keep_latest_parts(
             _ => batches::concat_to(&schema, &slices),
         };
     }
-    let picks: Vec<(usize, usize)> = winners
+    let picks: Vec<(usize, usize)> = in_row_order(&best, total)
         .iter()
         .map(|r| locate(&starts, *r as usize))
         .collect();
@@ -198,18 +226,13 @@ const NONE: u32 = u32::MAX;
 
 /// Whether the ids of all parts, read in order, are strictly increasing (so each is distinct).
 fn strictly_increasing(parts: &[ScalarBuffer<u64>]) -> bool {
-    let mut last: Option<u64> = None;
-    parts.iter().all(|p| {
-        let ok = p.windows(2).all(|w| w[0] < w[1])
-            && match (last, p.first()) {
-                (Some(l), Some(&f)) => l < f,
-                _ => true,
-            };
-        if let Some(&l) = p.last() {
-            last = Some(l);
-        }
-        ok
-    })
+    // where the parts meet first (a rewrite fails here at once), then every row
+    let ends: Vec<(u64, u64)> = parts
+        .iter()
+        .filter_map(|p| Some((*p.first()?, *p.last()?)))
+        .collect();
+    ends.windows(2).all(|w| w[0].1 < w[1].0)
+        && parts.iter().all(|p| p.windows(2).all(|w| w[0] < w[1]))
 }
 
 /// `(part, row within it)` of row `row` of the parts read as one frame.
@@ -251,6 +274,63 @@ fn latest_per_slot(
         }
     }
     best
+}
+
+/// [`latest_per_slot`] when every part's rows share one stamp and no two parts share a stamp
+/// (each part one write, the usual shape of an append-only table): the parts are visited
+/// from the oldest stamp to the newest and a later part simply takes the slot, so no stamp
+/// is kept per slot. Rows of one part that meet in a slot tie as in `latest_per_slot`.
+/// `None` when the stamps are not of that shape.
+fn latest_by_part_stamp(
+    orders: &[Order],
+    starts: &[usize],
+    slots: usize,
+    slot_of: impl Fn(usize, usize, usize) -> usize,
+) -> Option<Vec<u32>> {
+    let mut visit: Vec<(i64, bool, usize)> = Vec::with_capacity(orders.len());
+    for (p, order) in orders.iter().enumerate() {
+        if order.rows > 0 {
+            let (stamp, tomb) = order.constant_stamp()?;
+            visit.push((stamp, tomb, p));
+        }
+    }
+    visit.sort_unstable();
+    if visit
+        .windows(2)
+        .any(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1))
+    {
+        return None;
+    }
+    let mut best: Vec<u32> = vec![NONE; slots];
+    for &(_, _, p) in &visit {
+        let order = &orders[p];
+        let start = starts[p];
+        let end = (start + order.rows) as u32;
+        for local in 0..order.rows {
+            let row = start + local;
+            let g = slot_of(p, local, row);
+            let current = best[g];
+            let wins = if current != NONE && current >= start as u32 && current < end {
+                // a tie within the part: the greater provenance, then the row read last
+                order.provenance(local) >= order.provenance(current as usize - start)
+            } else {
+                true
+            };
+            if wins {
+                best[g] = row as u32;
+            }
+        }
+    }
+    Some(best)
+}
+
+/// `(winners, first, last)` row numbers of a keep-latest result.
+fn winners_span(best: &[u32]) -> (usize, u32, u32) {
+    best.iter()
+        .filter(|&&b| b != NONE)
+        .fold((0, u32::MAX, 0), |(n, lo, hi), &b| {
+            (n + 1, lo.min(b), hi.max(b))
+        })
 }
 
 /// The winning rows of [`latest_per_slot`] in row order (a pass over a bitmap of `total` rows
@@ -313,6 +393,54 @@ mod tests {
         );
         // ids in order, each once: returned as they are
         assert_eq!(latest(&[1, 2, 3], &[3, 2, 1]), vec![(1, 3), (2, 2), (3, 1)]);
+    }
+
+    /// A part of one write: every row stamped `at` (a tombstone when `deleted`).
+    fn write(ids: &[i64], provenance: &[&str], at: i64, deleted: bool) -> RecordBatch {
+        let n = ids.len();
+        let stamp = |on: bool| {
+            Arc::new(if on {
+                TimestampMicrosecondArray::from(vec![at; n])
+            } else {
+                TimestampMicrosecondArray::new_null(n)
+            }) as ArrayRef
+        };
+        RecordBatch::try_from_iter(vec![
+            ("id", Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef),
+            (UPDATED_AT, stamp(true)),
+            (DELETED_AT, stamp(deleted)),
+            (
+                PROVENANCE,
+                Arc::new(StringArray::from(provenance.to_vec())) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn whole_writes_are_visited_by_stamp_and_agree_with_row_by_row() {
+        let id = ["id".to_string()];
+        // written out of stamp order, a tombstone, and ties inside one write (the greater
+        // provenance wins, then the row read last)
+        let parts = [
+            write(&[0, 1, 2, 0, 2], &["b", "x", "y", "a", "y"], 5, false),
+            write(&[1, 3], &["p", "q"], 3, false),
+            write(&[2], &["z"], 9, true),
+            write(&[3, 4], &["r", "s"], 4, false),
+        ];
+        let out = keep_latest_parts(&parts, &id, "test").unwrap();
+        let all = batches::concat_parts(&parts).unwrap();
+        // one part with differing stamps is kept row by row: the same rows must win
+        let row_by_row = keep_latest_parts(std::slice::from_ref(&all), &id, "test").unwrap();
+        assert_eq!(out.columns(), row_by_row.columns());
+        let provenance: Vec<&str> = out.column(3).as_string::<i32>().iter().flatten().collect();
+        // id 0: "b" beats "a" in a tie; id 1: stamp 5 beats 3; id 2: the tombstone at 9;
+        // id 3: stamp 4 beats 3; id 4 once
+        assert_eq!(provenance, ["b", "x", "z", "r", "s"]);
+        // two writes at one stamp are kept row by row
+        let same = [write(&[0], &["a"], 1, false), write(&[0], &["b"], 1, false)];
+        let out = keep_latest_parts(&same, &id, "test").unwrap();
+        assert_eq!(out.column(3).as_string::<i32>().value(0), "b");
     }
 
     #[test]
