@@ -122,12 +122,49 @@ const POW10: [u64; 20] = {
 #[inline]
 fn push_decimal(v: u64, limit: usize, out: &mut Vec<u8>) {
     let digits = v.checked_ilog10().map_or(1, |d| d as usize + 1);
-    let shown = match digits.checked_sub(limit) {
-        Some(drop) if drop > 0 => v / POW10[drop],
-        _ => v,
-    };
-    let mut buf = itoa::Buffer::new();
-    out.extend_from_slice(buf.format(shown).as_bytes());
+    match digits.checked_sub(limit) {
+        // The default truncation cuts a 19- or 20-digit hash to 8 digits: constant divisors
+        // (a multiplication, not a division) and eight digits written as one store.
+        Some(12) if limit == 8 => push_eight_digits(v / 1_000_000_000_000, out),
+        Some(11) if limit == 8 => push_eight_digits(v / 100_000_000_000, out),
+        Some(drop) if drop > 0 => {
+            let mut buf = itoa::Buffer::new();
+            out.extend_from_slice(buf.format(v / POW10[drop]).as_bytes());
+        }
+        _ => {
+            let mut buf = itoa::Buffer::new();
+            out.extend_from_slice(buf.format(v).as_bytes());
+        }
+    }
+}
+
+/// `"00".."99"`: the two digits of every number below 100.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+/// Appends `v` (below 10^8; exactly eight digits when called from [`push_decimal`]) as eight
+/// digits.
+#[inline]
+fn push_eight_digits(v: u64, out: &mut Vec<u8>) {
+    let (hi, lo) = ((v / 10_000) as usize, (v % 10_000) as usize);
+    let pairs = [hi / 100, hi % 100, lo / 100, lo % 100].map(|p| DIGIT_PAIRS[p % 100]);
+    out.extend_from_slice(&[
+        pairs[0][0],
+        pairs[0][1],
+        pairs[1][0],
+        pairs[1][1],
+        pairs[2][0],
+        pairs[2][1],
+        pairs[3][0],
+        pairs[3][1],
+    ]);
 }
 
 #[inline]
@@ -205,8 +242,18 @@ mod tests {
         /// The shortcut rendering equals rendering every digit and cutting, at every length.
         #[test]
         fn decimal_prefix_equals_rendering_then_cutting(
-            v in prop_oneof![any::<u64>(), 0u64..1000, Just(u64::MAX), Just(10_000_000_000)],
-            limit in 1usize..25,
+            v in prop_oneof![
+                any::<u64>(),
+                0u64..1000,
+                Just(u64::MAX),
+                Just(10_000_000_000),
+                // 19 and 20 digits, the usual hashes, at their edges
+                Just(1_000_000_000_000_000_000),
+                Just(9_999_999_999_999_999_999),
+                Just(10_000_000_000_000_000_000),
+                1_000_000_000_000_000_000u64..10_000_000_000_000_000_000,
+            ],
+            limit in prop_oneof![1usize..25, Just(8usize)],
         ) {
             let mut out = Vec::new();
             push_decimal(v, limit, &mut out);

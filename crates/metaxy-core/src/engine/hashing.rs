@@ -15,8 +15,8 @@ use crate::hash::HashAlgorithm;
 pub(crate) struct HashColumnBuilder {
     values: Vec<u8>,
     offsets: Vec<i32>,
-    nulls: BooleanBufferBuilder,
-    any_null: bool,
+    /// Validity, kept only from the first NULL on (most columns have none).
+    nulls: Option<BooleanBufferBuilder>,
     algorithm: HashAlgorithm,
     truncation: Option<usize>,
 }
@@ -29,8 +29,7 @@ impl HashColumnBuilder {
         HashColumnBuilder {
             values: Vec::with_capacity(rows * width),
             offsets,
-            nulls: BooleanBufferBuilder::new(rows),
-            any_null: false,
+            nulls: None,
             algorithm,
             truncation,
         }
@@ -42,23 +41,27 @@ impl HashColumnBuilder {
         self.algorithm
             .hash_into(preimage, self.truncation, &mut self.values);
         self.offsets.push(self.values.len() as i32);
-        self.nulls.append(true);
+        if let Some(n) = &mut self.nulls {
+            n.append(true);
+        }
     }
 
     /// Appends NULL.
     #[inline]
     pub(crate) fn push_null(&mut self) {
+        let valid_before = self.offsets.len() - 1;
         self.offsets.push(self.values.len() as i32);
-        self.nulls.append(false);
-        self.any_null = true;
+        self.nulls
+            .get_or_insert_with(|| {
+                let mut n = BooleanBufferBuilder::new(self.offsets.capacity());
+                n.append_n(valid_before, true);
+                n
+            })
+            .append(false);
     }
 
-    pub(crate) fn finish(mut self) -> Result<StringArray> {
-        let nulls = if self.any_null {
-            Some(NullBuffer::new(self.nulls.finish()))
-        } else {
-            None
-        };
+    pub(crate) fn finish(self) -> Result<StringArray> {
+        let nulls = self.nulls.map(|mut n| NullBuffer::new(n.finish()));
         Ok(StringArray::try_new(
             OffsetBuffer::new(self.offsets.into()),
             self.values.into(),
@@ -260,4 +263,29 @@ pub fn hash_strings(algorithm: HashAlgorithm, values: &StringArray) -> Result<St
         }
     }
     out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn nulls_anywhere_in_a_hash_column_stay_null() {
+        let alg = HashAlgorithm::Xxhash64;
+        for values in [
+            vec![Some("a"), None, Some("b"), None],
+            vec![None, Some("a")],
+            vec![Some("a"), Some("b")],
+        ] {
+            let out = hash_strings(alg, &StringArray::from(values.clone())).unwrap();
+            let want: Vec<Option<String>> = values
+                .iter()
+                .map(|v| v.map(|v| alg.hash_str(v, None)))
+                .collect();
+            let got: Vec<Option<String>> = out.iter().map(|v| v.map(str::to_string)).collect();
+            assert_eq!(got, want);
+            assert_eq!(out.nulls().is_some(), values.contains(&None));
+        }
+    }
 }
