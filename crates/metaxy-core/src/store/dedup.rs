@@ -276,48 +276,49 @@ fn latest_per_slot(
     best
 }
 
-/// [`latest_per_slot`] when every part's rows share one stamp and no two parts share a stamp
-/// (each part one write, the usual shape of an append-only table): the parts are visited
-/// from the oldest stamp to the newest and a later part simply takes the slot, so no stamp
-/// is kept per slot. Rows of one part that meet in a slot tie as in `latest_per_slot`.
-/// `None` when the stamps are not of that shape.
+/// [`latest_per_slot`] when every part's rows share one stamp (each part a write, or a chunk
+/// of one — the usual shape of an append-only table): the parts are visited from the oldest
+/// stamp to the newest and a row of a newer stamp simply takes the slot, so only the stamp's
+/// rank is kept per slot and no stamp is compared per row. Rows of one stamp that meet in a
+/// slot tie as in `latest_per_slot` (parts of one stamp are visited in the order they were
+/// read). `None` when some part's rows differ in stamp.
 fn latest_by_part_stamp(
     orders: &[Order],
     starts: &[usize],
     slots: usize,
     slot_of: impl Fn(usize, usize, usize) -> usize,
 ) -> Option<Vec<u32>> {
-    let mut visit: Vec<(i64, bool, usize)> = Vec::with_capacity(orders.len());
+    let mut visit: Vec<((i64, bool), usize)> = Vec::with_capacity(orders.len());
     for (p, order) in orders.iter().enumerate() {
         if order.rows > 0 {
-            let (stamp, tomb) = order.constant_stamp()?;
-            visit.push((stamp, tomb, p));
+            visit.push((order.constant_stamp()?, p));
         }
     }
-    visit.sort_unstable();
-    if visit
-        .windows(2)
-        .any(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1))
-    {
-        return None;
-    }
+    // stable: parts of one stamp keep their read order
+    visit.sort_by_key(|(stamp, _)| *stamp);
     let mut best: Vec<u32> = vec![NONE; slots];
-    for &(_, _, p) in &visit {
+    let mut best_rank: Vec<u32> = vec![0; slots];
+    let mut rank = 0u32;
+    for (i, &(stamp, p)) in visit.iter().enumerate() {
+        if i > 0 && visit[i - 1].0 != stamp {
+            rank += 1;
+        }
         let order = &orders[p];
         let start = starts[p];
-        let end = (start + order.rows) as u32;
         for local in 0..order.rows {
             let row = start + local;
             let g = slot_of(p, local, row);
             let current = best[g];
-            let wins = if current != NONE && current >= start as u32 && current < end {
-                // a tie within the part: the greater provenance, then the row read last
-                order.provenance(local) >= order.provenance(current as usize - start)
+            let wins = if current != NONE && best_rank[g] == rank {
+                // a tie: the greater provenance wins, then the row read last
+                let (bp, bl) = locate(starts, current as usize);
+                order.provenance(local) >= orders[bp].provenance(bl)
             } else {
                 true
             };
             if wins {
                 best[g] = row as u32;
+                best_rank[g] = rank;
             }
         }
     }
@@ -437,10 +438,20 @@ mod tests {
         // id 0: "b" beats "a" in a tie; id 1: stamp 5 beats 3; id 2: the tombstone at 9;
         // id 3: stamp 4 beats 3; id 4 once
         assert_eq!(provenance, ["b", "x", "z", "r", "s"]);
-        // two writes at one stamp are kept row by row
-        let same = [write(&[0], &["a"], 1, false), write(&[0], &["b"], 1, false)];
-        let out = keep_latest_parts(&same, &id, "test").unwrap();
-        assert_eq!(out.column(3).as_string::<i32>().value(0), "b");
+        // parts of one stamp (a backend's chunks of one write) tie across parts: the greater
+        // provenance, then the row read last
+        for (provenance, wins) in [(["a", "b"], "b"), (["b", "a"], "b"), (["c", "c"], "c")] {
+            let chunks = [
+                write(&[1, 0], &["x", provenance[0]], 1, false),
+                write(&[0, 2], &[provenance[1], "y"], 1, false),
+                write(&[0], &["0"], 0, false),
+            ];
+            let out = keep_latest_parts(&chunks, &id, "test").unwrap();
+            let all = batches::concat_parts(&chunks).unwrap();
+            let row_by_row = keep_latest_parts(std::slice::from_ref(&all), &id, "test").unwrap();
+            assert_eq!(out.columns(), row_by_row.columns());
+            assert_eq!(out.column(3).as_string::<i32>().value(1), wins);
+        }
     }
 
     #[test]
