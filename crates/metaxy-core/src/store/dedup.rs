@@ -241,6 +241,13 @@ fn locate(starts: &[usize], row: usize) -> (usize, usize) {
     (part, row - starts[part])
 }
 
+/// Whether row `local` of `order` beats row `best` (numbered across the parts) of the same
+/// stamp: the greater provenance wins, then the row read last.
+fn wins_tie(orders: &[Order], starts: &[usize], order: &Order, local: usize, best: u32) -> bool {
+    let (bp, bl) = locate(starts, best as usize);
+    order.provenance(local) >= orders[bp].provenance(bl)
+}
+
 /// For each of `slots` samples, the row (numbered across the parts) that wins keep-latest, or
 /// NONE for a slot no row maps to. `slot_of(part, local row, row)` is a row's sample.
 fn latest_per_slot(
@@ -260,9 +267,7 @@ fn latest_per_slot(
             let wins = if best[g] == NONE || stamp > best_stamp[g] {
                 true
             } else if stamp == best_stamp[g] {
-                // a tie: the greater provenance wins, then the row read last
-                let (bp, bl) = locate(starts, best[g] as usize);
-                order.provenance(local) >= orders[bp].provenance(bl)
+                wins_tie(orders, starts, order, local, best[g])
             } else {
                 false
             };
@@ -310,9 +315,7 @@ fn latest_by_part_stamp(
             let g = slot_of(p, local, row);
             let current = best[g];
             let wins = if current != NONE && best_rank[g] == rank {
-                // a tie: the greater provenance wins, then the row read last
-                let (bp, bl) = locate(starts, current as usize);
-                order.provenance(local) >= orders[bp].provenance(bl)
+                wins_tie(orders, starts, order, local, current)
             } else {
                 true
             };
