@@ -275,9 +275,17 @@ const EMPTY: u32 = u32::MAX;
 /// `(min, max - min + 1)` of integer keys (given in pieces) when a direct-address table over
 /// that range costs at most a few bytes per row (ids numbered densely from some offset).
 pub(crate) fn dense_range<V: AsRef<[u64]>>(pieces: &[V]) -> Option<(u64, usize)> {
-    let mut values = pieces.iter().flat_map(|p| p.as_ref().iter().copied());
-    let first = values.next()?;
-    let (min, max) = values.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    // per piece over a slice (vectorised), then across the pieces
+    let (min, max) = pieces
+        .iter()
+        .filter_map(|p| {
+            let (&first, rest) = p.as_ref().split_first()?;
+            Some(
+                rest.iter()
+                    .fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v))),
+            )
+        })
+        .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))?;
     let len: usize = pieces.iter().map(|p| p.as_ref().len()).sum();
     let span = usize::try_from(max - min).ok()?.checked_add(1)?;
     // Group numbers are u32 with EMPTY reserved, so the row count must stay below it.

@@ -61,12 +61,7 @@ impl Order {
     fn stamps(&self) -> impl Iterator<Item = (i64, bool)> + '_ {
         let updated = Self::timestamps(&self.updated);
         let deleted = Self::timestamps(&self.deleted);
-        let len = self
-            .updated
-            .as_ref()
-            .or(self.deleted.as_ref())
-            .map_or(0, |a| a.len());
-        (0..len).map(move |row| {
+        (0..self.rows).map(move |row| {
             let del = deleted.filter(|d| d.is_valid(row)).map(|d| d.value(row));
             let upd = updated.filter(|u| u.is_valid(row)).map(|u| u.value(row));
             (del.or(upd).unwrap_or(i64::MIN), del.is_some())
@@ -122,12 +117,13 @@ pub(crate) fn keep_latest_parts(
     };
     let schema = first.schema();
     let total: usize = parts.iter().map(|p| p.num_rows()).sum();
-    let whole = || -> Result<RecordBatch> {
-        match parts {
+    let one_batch = |pieces: &[RecordBatch]| -> Result<RecordBatch> {
+        match pieces {
             [one] => Ok(one.clone()),
-            _ => batches::concat_to(&schema, parts),
+            _ => batches::concat_to(&schema, pieces),
         }
     };
+    let whole = || one_batch(parts);
     if total <= 1 {
         return whole();
     }
@@ -206,10 +202,7 @@ pub(crate) fn keep_latest_parts(
                 (from < to).then(|| part.slice(from - start, to - from))
             })
             .collect();
-        return match slices.as_slice() {
-            [one] => Ok(one.clone()),
-            _ => batches::concat_to(&schema, &slices),
-        };
+        return one_batch(&slices);
     }
     let picks: Vec<(usize, usize)> = in_row_order(&best, total)
         .iter()
@@ -260,9 +253,7 @@ fn latest_per_slot(
     let mut best_stamp: Vec<(i64, bool)> = vec![(i64::MIN, false); slots];
     let mut row = 0usize;
     for (p, order) in orders.iter().enumerate() {
-        let mut stamps = order.stamps();
-        for local in 0..order.rows {
-            let stamp = stamps.next().unwrap_or((i64::MIN, false));
+        for (local, stamp) in order.stamps().enumerate() {
             let g = slot_of(p, local, row);
             let wins = if best[g] == NONE || stamp > best_stamp[g] {
                 true
