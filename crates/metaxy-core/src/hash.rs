@@ -121,20 +121,24 @@ const POW10: [u64; 20] = {
 /// as rendering all twenty digits and cutting (this runs once per field per sample).
 #[inline]
 fn push_decimal(v: u64, limit: usize, out: &mut Vec<u8>) {
+    // The default truncation cuts a 19- or 20-digit hash (19 of 20 hashes) to 8 digits:
+    // constant divisors (a multiplication, not a division), chosen without a branch — the
+    // digit count of a hash is a coin toss, which a branch predictor loses half the time —
+    // and eight digits written as one store.
+    if limit == 8 && v >= POW10[18] {
+        let q = std::hint::select_unpredictable(
+            v >= POW10[19],
+            v / 1_000_000_000_000,
+            v / 100_000_000_000,
+        );
+        push_eight_digits(q, out);
+        return;
+    }
     let digits = v.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let mut buf = itoa::Buffer::new();
     match digits.checked_sub(limit) {
-        // The default truncation cuts a 19- or 20-digit hash to 8 digits: constant divisors
-        // (a multiplication, not a division) and eight digits written as one store.
-        Some(12) if limit == 8 => push_eight_digits(v / 1_000_000_000_000, out),
-        Some(11) if limit == 8 => push_eight_digits(v / 100_000_000_000, out),
-        Some(drop) if drop > 0 => {
-            let mut buf = itoa::Buffer::new();
-            out.extend_from_slice(buf.format(v / POW10[drop]).as_bytes());
-        }
-        _ => {
-            let mut buf = itoa::Buffer::new();
-            out.extend_from_slice(buf.format(v).as_bytes());
-        }
+        Some(drop) if drop > 0 => out.extend_from_slice(buf.format(v / POW10[drop]).as_bytes()),
+        _ => out.extend_from_slice(buf.format(v).as_bytes()),
     }
 }
 

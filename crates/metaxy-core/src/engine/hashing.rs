@@ -60,6 +60,22 @@ impl HashColumnBuilder {
             .append(false);
     }
 
+    /// The value of the last row appended, or `None` if it is NULL (or there is none).
+    #[inline]
+    pub(crate) fn last(&self) -> Option<&[u8]> {
+        let n = self.offsets.len();
+        if n < 2 {
+            return None;
+        }
+        if let Some(nulls) = &self.nulls
+            && !nulls.get_bit(n - 2)
+        {
+            return None;
+        }
+        self.values
+            .get(self.offsets[n - 2] as usize..self.offsets[n - 1] as usize)
+    }
+
     pub(crate) fn finish(self) -> Result<StringArray> {
         let nulls = self.nulls.map(|mut n| NullBuffer::new(n.finish()));
         Ok(StringArray::try_new(
@@ -188,7 +204,7 @@ pub(crate) fn sample_hash(
     })
 }
 
-/// Rows per parallel chunk of [`hash_rows`]: large enough to amortise scheduling, small
+/// Rows per parallel chunk of [`hash_columns`]: large enough to amortise scheduling, small
 /// enough to balance the two halves of a small machine.
 const CHUNK: usize = 64 * 1024;
 
@@ -204,41 +220,178 @@ pub(crate) fn hash_rows<F>(
 where
     F: Fn(usize, &mut Vec<u8>) -> bool + Sync,
 {
+    let mut columns = hash_columns(len, 1, algorithm, truncation, |row, out| {
+        if preimage(row, out.preimage()) {
+            out.hash_preimage(0);
+        } else {
+            out.push_null(0);
+        }
+    })?;
+    columns
+        .pop()
+        .ok_or_else(|| Error::InvalidArgument("no hash column was built".into()))
+}
+
+/// The hash columns of one row being built: a scratch preimage and the columns' builders, so
+/// that a row's later hashes can be computed from its earlier ones (the sample hash from the
+/// field hashes) without a second pass over the data.
+pub(crate) struct RowHashes<'a> {
+    columns: &'a mut [HashColumnBuilder],
+    buf: &'a mut Vec<u8>,
+}
+
+impl RowHashes<'_> {
+    /// The scratch preimage, emptied.
+    #[inline]
+    pub(crate) fn preimage(&mut self) -> &mut Vec<u8> {
+        self.buf.clear();
+        self.buf
+    }
+
+    /// Appends the hash of the scratch preimage to column `col`.
+    #[inline]
+    pub(crate) fn hash_preimage(&mut self, col: usize) {
+        self.columns[col].push_hash(self.buf);
+    }
+
+    /// Appends NULL to column `col`.
+    #[inline]
+    pub(crate) fn push_null(&mut self, col: usize) {
+        self.columns[col].push_null();
+    }
+
+    /// Appends to column `col` the hash of this row's values of columns `parts`, joined with
+    /// `|` (the sample hash of reference 2.13); NULL if any of them is NULL.
+    #[inline]
+    pub(crate) fn hash_joined(&mut self, col: usize, parts: &[usize]) {
+        self.buf.clear();
+        for (i, &p) in parts.iter().enumerate() {
+            match self.columns[p].last() {
+                Some(v) => {
+                    if i > 0 {
+                        self.buf.push(b'|');
+                    }
+                    self.buf.extend_from_slice(v);
+                }
+                None => {
+                    self.columns[col].push_null();
+                    return;
+                }
+            }
+        }
+        self.columns[col].push_hash(self.buf);
+    }
+}
+
+/// `columns` columns of `len` hashes each, built in one pass over the rows in parallel chunks.
+/// `row(i, out)` appends exactly one value (a hash or NULL) to every column for row `i`.
+pub(crate) fn hash_columns<F>(
+    len: usize,
+    columns: usize,
+    algorithm: HashAlgorithm,
+    truncation: Option<usize>,
+    row: F,
+) -> Result<Vec<StringArray>>
+where
+    F: Fn(usize, &mut RowHashes<'_>) + Sync,
+{
     let chunks: Vec<(usize, usize)> = (0..len)
         .step_by(CHUNK)
         .map(|start| (start, (start + CHUNK).min(len)))
         .collect();
-    let mut parts = chunks
+    let built: Vec<Vec<HashColumnBuilder>> = chunks
         .par_iter()
         .map(|&(start, end)| {
-            let mut out = HashColumnBuilder::new(end - start, algorithm, truncation);
+            let mut out: Vec<HashColumnBuilder> = (0..columns)
+                .map(|_| HashColumnBuilder::new(end - start, algorithm, truncation))
+                .collect();
             let mut buf = Vec::with_capacity(128);
-            for row in start..end {
-                buf.clear();
-                if preimage(row, &mut buf) {
-                    out.push_hash(&buf);
-                } else {
-                    out.push_null();
-                }
+            for i in start..end {
+                row(
+                    i,
+                    &mut RowHashes {
+                        columns: &mut out,
+                        buf: &mut buf,
+                    },
+                );
             }
-            out.finish()
+            out
         })
-        .collect::<Result<Vec<_>>>()?;
-    match parts.len() {
-        0 => HashColumnBuilder::new(0, algorithm, truncation).finish(),
-        1 => parts
-            .pop()
-            .ok_or_else(|| Error::InvalidArgument("no hash column was built".into())),
-        _ => {
-            let refs: Vec<&dyn Array> = parts.iter().map(|p| p as &dyn Array).collect();
-            let merged = arrow_select::concat::concat(&refs)?;
-            merged
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .cloned()
-                .ok_or_else(|| Error::InvalidArgument("hash column is not a string array".into()))
+        .collect();
+    let mut per_column: Vec<Vec<HashColumnBuilder>> = (0..columns)
+        .map(|_| Vec::with_capacity(built.len()))
+        .collect();
+    for chunk in built {
+        for (c, b) in chunk.into_iter().enumerate() {
+            per_column[c].push(b);
         }
     }
+    per_column
+        .into_iter()
+        .map(|parts| join_chunks(parts, len, algorithm, truncation))
+        .collect()
+}
+
+/// Joins the chunks of one hash column into a single array: one allocation for the values and
+/// one for the offsets, filled on every core (no growth, no second pass).
+fn join_chunks(
+    mut parts: Vec<HashColumnBuilder>,
+    len: usize,
+    algorithm: HashAlgorithm,
+    truncation: Option<usize>,
+) -> Result<StringArray> {
+    let total: usize = parts.iter().map(|p| p.values.len()).sum();
+    let total_i32 = i32::try_from(total).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "a hash column of {len} rows would hold {total} bytes, more than one Arrow string \
+             column can (2 GiB); resolve fewer samples at a time (filters) or a shorter \
+             hash_truncation_length"
+        ))
+    })?;
+    if parts.len() < 2 {
+        return parts
+            .pop()
+            .unwrap_or_else(|| HashColumnBuilder::new(0, algorithm, truncation))
+            .finish();
+    }
+    let mut values = vec![0u8; total];
+    let mut offsets = vec![0i32; len + 1];
+    offsets[len] = total_i32;
+    // every chunk's slice of the values and of the offsets (its rows' starts)
+    let mut jobs = Vec::with_capacity(parts.len());
+    let (mut rest_values, mut rest_offsets) = (values.as_mut_slice(), offsets.as_mut_slice());
+    let mut base = 0usize;
+    for p in &parts {
+        let (v, vr) = rest_values.split_at_mut(p.values.len());
+        let (o, or) = rest_offsets.split_at_mut(p.offsets.len() - 1);
+        jobs.push((v, o, p, base as i32));
+        base += p.values.len();
+        rest_values = vr;
+        rest_offsets = or;
+    }
+    jobs.into_par_iter().for_each(|(v, o, p, base)| {
+        v.copy_from_slice(&p.values);
+        for (dst, src) in o.iter_mut().zip(&p.offsets) {
+            *dst = base + src;
+        }
+    });
+    let nulls = if parts.iter().any(|p| p.nulls.is_some()) {
+        let mut all = BooleanBufferBuilder::new(len);
+        for p in &parts {
+            match &p.nulls {
+                Some(n) => all.append_buffer(&n.finish_cloned()),
+                None => all.append_n(p.offsets.len() - 1, true),
+            }
+        }
+        Some(NullBuffer::new(all.finish()))
+    } else {
+        None
+    };
+    Ok(StringArray::try_new(
+        OffsetBuffer::new(offsets.into()),
+        values.into(),
+        nulls,
+    )?)
 }
 
 /// The child names of a struct array.
@@ -286,6 +439,54 @@ mod tests {
             let got: Vec<Option<String>> = out.iter().map(|v| v.map(str::to_string)).collect();
             assert_eq!(got, want);
             assert_eq!(out.nulls().is_some(), values.contains(&None));
+        }
+    }
+
+    /// Three chunks and a short tail, NULLs in places, full and truncated hashes, and a sample
+    /// column built from the row's field columns: every value as a one-row-at-a-time
+    /// computation gives it.
+    #[test]
+    fn chunked_columns_match_row_by_row_hashing() {
+        let len = 3 * CHUNK + 17;
+        let null_at = |row: usize| row % 7919 == 3 || row == CHUNK || row == len - 1;
+        for (alg, truncation) in [
+            (HashAlgorithm::Xxhash64, Some(8)),
+            (HashAlgorithm::Xxhash32, Some(8)),
+            (HashAlgorithm::Xxhash64, None),
+            (HashAlgorithm::Md5, Some(10)),
+        ] {
+            let cols = hash_columns(len, 3, alg, truncation, |row, out| {
+                out.preimage()
+                    .extend_from_slice(format!("a{row}").as_bytes());
+                out.hash_preimage(0);
+                if null_at(row) {
+                    out.push_null(1);
+                } else {
+                    out.preimage()
+                        .extend_from_slice(format!("b{row}").as_bytes());
+                    out.hash_preimage(1);
+                }
+                out.hash_joined(2, &[1, 0]);
+            })
+            .unwrap();
+            assert_eq!(cols.len(), 3);
+            for row in (0..len).step_by(331).chain([CHUNK - 1, CHUNK, len - 1]) {
+                let a = alg.hash_str(&format!("a{row}"), truncation);
+                assert_eq!(cols[0].value(row), a, "{alg} row {row}");
+                if null_at(row) {
+                    assert!(cols[1].is_null(row) && cols[2].is_null(row), "row {row}");
+                } else {
+                    let b = alg.hash_str(&format!("b{row}"), truncation);
+                    assert_eq!(cols[1].value(row), b, "{alg} row {row}");
+                    let sample = alg.hash_str(&format!("{b}|{a}"), truncation);
+                    assert_eq!(cols[2].value(row), sample, "{alg} row {row}");
+                }
+            }
+            assert_eq!(
+                cols[1].null_count(),
+                (0..len).filter(|r| null_at(*r)).count()
+            );
+            assert_eq!(cols[0].null_count(), 0);
         }
     }
 }

@@ -13,35 +13,70 @@ use crate::keys::{self, Grouping};
 /// Marks "no row" (a missing optional upstream) in [`Joined::rows`].
 pub(crate) const NO_ROW: u32 = u32::MAX;
 
+/// Which rows of one upstream frame the output rows come from.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Rows {
+    /// Output row `i` is row `i` of the frame, and the frame has exactly the output's rows
+    /// (the common case: a single dependency, or upstreams holding the same ids in order).
+    Identity,
+    /// The frame row of every output row, or [`NO_ROW`].
+    Indices(Vec<u32>),
+}
+
+impl Rows {
+    /// The frame row of output row `i`.
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> u32 {
+        match self {
+            Rows::Identity => i as u32,
+            Rows::Indices(v) => v[i],
+        }
+    }
+
+    /// `Identity` when `rows` lists `0..frame_rows` in order, so nothing needs gathering.
+    fn from_indices(rows: Vec<u32>, frame_rows: usize) -> Rows {
+        let in_order =
+            rows.len() == frame_rows && rows.iter().enumerate().all(|(i, r)| *r as usize == i);
+        if in_order {
+            Rows::Identity
+        } else {
+            Rows::Indices(rows)
+        }
+    }
+}
+
 /// The result of a join: row indices per upstream, and where each row's key comes from.
 pub(crate) struct Joined {
     /// Output row count.
     pub len: usize,
-    /// For each dependency (declaration order), the upstream row of every output row, or
-    /// [`NO_ROW`].
-    pub rows: Vec<Vec<u32>>,
-    /// For every output row, the (dependency, row) whose join-column values it carries.
-    pub key_source: Vec<(usize, usize)>,
-    /// The one dependency whose rows are the output rows, in order (a single dependency):
-    /// its columns are the output columns as they are, without gathering.
-    pub identity: Option<usize>,
+    /// For each dependency (declaration order), the upstream rows of the output rows.
+    pub rows: Vec<Rows>,
+    /// The dependency whose join-column values every output row carries (the first required
+    /// one, or the first of all-optional dependencies).
+    base: usize,
+    /// For every output row, the (dependency, row) whose join-column values it carries; `None`
+    /// while every row carries the base dependency's (only a full outer join of optional
+    /// dependencies adds rows that exist in another one alone).
+    key_source: Option<Vec<(usize, usize)>>,
 }
 
 impl Joined {
     /// The row indices of dependency `dep` as an Arrow index array (NULL for [`NO_ROW`]).
-    pub(crate) fn take_indices(&self, dep: usize) -> UInt32Array {
-        let rows = &self.rows[dep];
+    fn take_indices(rows: &[u32]) -> UInt32Array {
         if rows.contains(&NO_ROW) {
             rows.iter().map(|r| (*r != NO_ROW).then_some(*r)).collect()
         } else {
-            UInt32Array::from(rows.clone())
+            UInt32Array::from(rows.to_vec())
         }
     }
 
     /// The row indices of dependency `dep`, or `None` when its rows are the output rows as
     /// they are (nothing to gather).
     pub(crate) fn gather_indices(&self, dep: usize) -> Option<UInt32Array> {
-        (self.identity != Some(dep)).then(|| self.take_indices(dep))
+        match &self.rows[dep] {
+            Rows::Identity => None,
+            Rows::Indices(rows) => Some(Self::take_indices(rows)),
+        }
     }
 
     /// The join-column values of every output row.
@@ -50,9 +85,16 @@ impl Joined {
         frames: &[RecordBatch],
         join_columns: &[String],
     ) -> Result<Vec<ArrayRef>> {
-        if let Some(d) = self.identity {
-            return keys::key_arrays(&frames[d], join_columns, "upstream");
-        }
+        let Some(key_source) = &self.key_source else {
+            let keys = keys::key_arrays(&frames[self.base], join_columns, "upstream")?;
+            return match self.gather_indices(self.base) {
+                None => Ok(keys),
+                Some(idx) => keys
+                    .iter()
+                    .map(|k| Ok(arrow_select::take::take(k.as_ref(), &idx, None)?))
+                    .collect(),
+            };
+        };
         join_columns
             .iter()
             .map(|c| {
@@ -65,10 +107,7 @@ impl Joined {
                     .collect::<Result<_>>()?;
                 let typed = unify_types(sources)?;
                 let refs: Vec<&dyn Array> = typed.iter().map(|a| a.as_ref()).collect();
-                Ok(arrow_select::interleave::interleave(
-                    &refs,
-                    &self.key_source,
-                )?)
+                Ok(arrow_select::interleave::interleave(&refs, key_source)?)
             })
             .collect()
     }
@@ -116,30 +155,42 @@ pub(crate) fn join(
 
     let base = order[0];
     let n = frames[base].num_rows();
-    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); deps];
-    rows[base] = (0..n as u32).collect();
-    let mut key_source: Vec<(usize, usize)> = (0..n).map(|i| (base, i)).collect();
+    let mut rows: Vec<Rows> = vec![Rows::Indices(Vec::new()); deps];
+    rows[base] = Rows::Identity;
+    let mut len = n;
+    // `None` while every row's key is the base dependency's row `rows[base]`
+    let mut key_source: Option<Vec<(usize, usize)>> = None;
     let mut joined_deps = vec![base];
 
     for &d in &order[1..] {
-        let acc_keys = if key_source.len() == n
-            && key_source.iter().enumerate().all(|(i, s)| *s == (base, i))
-        {
+        let acc_keys = match (&key_source, &rows[base]) {
             // still the base frame's rows in order: its key columns as they are
-            key_arrays[base].clone()
-        } else {
-            current_keys(&key_arrays, &key_source)?
+            (None, Rows::Identity) => key_arrays[base].clone(),
+            (None, Rows::Indices(r)) => {
+                let idx = Joined::take_indices(r);
+                key_arrays[base]
+                    .iter()
+                    .map(|k| Ok(arrow_select::take::take(k.as_ref(), &idx, None)?))
+                    .collect::<Result<Vec<_>>>()?
+            }
+            (Some(source), _) => current_keys(&key_arrays, source)?,
         };
         let (acc_enc, dep_enc) = keys::encode_pair(&acc_keys, &key_arrays[d])?;
-        let len = key_source.len();
         let mut new_rows: Vec<Vec<u32>> = vec![Vec::new(); deps];
-        let mut new_source: Vec<(usize, usize)> = Vec::with_capacity(len);
+        for &j in &joined_deps {
+            new_rows[j].reserve(len);
+        }
+        new_rows[d].reserve(len);
+        let mut new_source: Option<Vec<(usize, usize)>> =
+            key_source.as_ref().map(|_| Vec::with_capacity(len));
         let mut emit = |i: usize, m: u32, new_rows: &mut Vec<Vec<u32>>| {
             for &j in &joined_deps {
-                new_rows[j].push(rows[j][i]);
+                new_rows[j].push(rows[j].get(i));
             }
             new_rows[d].push(m);
-            new_source.push(key_source[i]);
+            if let (Some(new), Some(old)) = (new_source.as_mut(), key_source.as_ref()) {
+                new.push(old[i]);
+            }
         };
         let mut unmatched: Vec<u32> = Vec::new();
         if let (Some(acc_ids), Some(dep_ids)) = (
@@ -176,27 +227,34 @@ pub(crate) fn join(
                 }
             }
         }
-        if all_optional {
-            // full outer: upstream rows of `d` that matched nothing become rows of their own
+        if all_optional && !unmatched.is_empty() {
+            // full outer: upstream rows of `d` that matched nothing become rows of their own,
+            // carrying their own key
+            let mut source = match new_source.take() {
+                Some(s) => s,
+                None => new_rows[base].iter().map(|r| (base, *r as usize)).collect(),
+            };
             for m in unmatched {
                 for &j in &joined_deps {
                     new_rows[j].push(NO_ROW);
                 }
                 new_rows[d].push(m);
-                new_source.push((d, m as usize));
+                source.push((d, m as usize));
             }
+            new_source = Some(source);
         }
         joined_deps.push(d);
+        len = new_rows[d].len();
         for &j in &joined_deps {
-            rows[j] = std::mem::take(&mut new_rows[j]);
+            rows[j] = Rows::from_indices(std::mem::take(&mut new_rows[j]), frames[j].num_rows());
         }
         key_source = new_source;
     }
     Ok(Joined {
-        len: key_source.len(),
+        len,
         rows,
+        base,
         key_source,
-        identity: (deps == 1).then_some(base),
     })
 }
 

@@ -8,12 +8,9 @@
 use arrow_array::{StringArray, StructArray};
 
 use super::HashSettings;
-use super::hashing::{
-    FieldValues, arc, as_struct, build_struct, field_values, hash_rows, sample_hash,
-};
-use super::join::{Joined, NO_ROW};
+use super::hashing::{FieldValues, arc, as_struct, build_struct, field_values, hash_columns};
+use super::join::{Joined, NO_ROW, Rows};
 use super::upstream::{dvbf_column, missing_field};
-use crate::columns::PROVENANCE_BY_FIELD;
 use crate::error::{Error, Result};
 use crate::graph::FeaturePlan;
 use crate::spec::FeatureSpec;
@@ -22,11 +19,13 @@ struct Parent<'a> {
     /// `|<feature>.<field>|` — the separator, the FQ key and the separator before the value.
     label: Vec<u8>,
     values: FieldValues,
-    rows: &'a [u32],
+    rows: &'a Rows,
     optional: bool,
 }
 
 /// Returns `(metaxy_provenance_by_field, metaxy_provenance)` for every joined row.
+///
+/// One pass over the rows computes every field's hash and, from those, the sample hash.
 pub(super) fn compute(
     spec: &FeatureSpec,
     plan: &FeaturePlan,
@@ -35,7 +34,7 @@ pub(super) fn compute(
     hash: HashSettings,
 ) -> Result<(StructArray, StringArray)> {
     let feature = spec.key.to_string();
-    let mut children = Vec::with_capacity(spec.fields.len());
+    let mut fields = Vec::with_capacity(spec.fields.len());
     for (field, parents) in spec.fields.iter().zip(&plan.field_parents) {
         let mut resolved = Vec::with_capacity(parents.len());
         for p in parents {
@@ -55,43 +54,61 @@ pub(super) fn compute(
             });
         }
         let prefix = format!("{}|{}", field.key, field.code_version).into_bytes();
-        let column = hash_field(&prefix, &resolved, joined.len, hash)?;
-        children.push((field.key.to_struct_key(), arc(column)));
+        fields.push((prefix, resolved));
     }
-    let by_field = build_struct(children)?;
-    let sample = sample_hash(
-        &by_field,
-        &spec.sorted_struct_keys(),
-        PROVENANCE_BY_FIELD,
-        &feature,
+    // the sample hash joins the field hashes in the order of their struct keys
+    let keys: Vec<String> = spec.fields.iter().map(|f| f.key.to_struct_key()).collect();
+    let sorted: Vec<usize> = spec
+        .sorted_struct_keys()
+        .iter()
+        .map(|k| {
+            keys.iter().position(|x| x == k).ok_or_else(|| {
+                Error::schema(&feature, format!("field `{k}` has no provenance column"))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let sample_col = fields.len();
+    let mut columns = hash_columns(
+        joined.len,
+        fields.len() + 1,
         hash.algorithm,
         hash.truncation,
+        |row, out| {
+            for (col, (prefix, parents)) in fields.iter().enumerate() {
+                if field_preimage(prefix, parents, row, out.preimage()) {
+                    out.hash_preimage(col);
+                } else {
+                    out.push_null(col);
+                }
+            }
+            out.hash_joined(sample_col, &sorted);
+        },
     )?;
-    Ok((by_field, sample))
+    let sample = columns
+        .pop()
+        .ok_or_else(|| Error::InvalidArgument("no sample hash column was built".into()))?;
+    let children = keys.into_iter().zip(columns.into_iter().map(arc)).collect();
+    Ok((build_struct(children)?, sample))
 }
 
-fn hash_field(
-    prefix: &[u8],
-    parents: &[Parent<'_>],
-    len: usize,
-    hash: HashSettings,
-) -> Result<StringArray> {
-    hash_rows(len, hash.algorithm, hash.truncation, |row, buf| {
-        buf.extend_from_slice(prefix);
-        for p in parents {
-            buf.extend_from_slice(&p.label);
-            let r = p.rows[row];
-            let value = if r == NO_ROW {
-                None
-            } else {
-                p.values.get(r as usize)
-            };
-            match value {
-                Some(v) => buf.extend_from_slice(v.as_bytes()),
-                None if p.optional => {}
-                None => return false,
-            }
+/// Appends the preimage of one field of row `row` to `buf`; `false` when its hash is NULL (a
+/// required upstream value is NULL).
+#[inline]
+fn field_preimage(prefix: &[u8], parents: &[Parent<'_>], row: usize, buf: &mut Vec<u8>) -> bool {
+    buf.extend_from_slice(prefix);
+    for p in parents {
+        buf.extend_from_slice(&p.label);
+        let r = p.rows.get(row);
+        let value = if r == NO_ROW {
+            None
+        } else {
+            p.values.get(r as usize)
+        };
+        match value {
+            Some(v) => buf.extend_from_slice(v.as_bytes()),
+            None if p.optional => {}
+            None => return false,
         }
-        true
-    })
+    }
+    true
 }
