@@ -142,33 +142,21 @@ fn push_decimal(v: u64, limit: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// `"00".."99"`: the two digits of every number below 100.
-const DIGIT_PAIRS: [[u8; 2]; 100] = {
-    let mut t = [[0u8; 2]; 100];
-    let mut i = 0;
-    while i < 100 {
-        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
-        i += 1;
-    }
-    t
-};
-
 /// Appends `v` (below 10^8; exactly eight digits when called from [`push_decimal`]) as eight
-/// digits.
+/// digits, computed in the lanes of one 64-bit word (no table, no loop): the halves of `v`
+/// into two 32-bit lanes, each into two 16-bit lanes of two digits, each into two bytes of one
+/// digit — divisions by 10^4, 100 and 10 done as multiply-and-shift, exact for these ranges.
 #[inline]
 fn push_eight_digits(v: u64, out: &mut Vec<u8>) {
-    let (hi, lo) = ((v / 10_000) as usize, (v % 10_000) as usize);
-    let pairs = [hi / 100, hi % 100, lo / 100, lo % 100].map(|p| DIGIT_PAIRS[p % 100]);
-    out.extend_from_slice(&[
-        pairs[0][0],
-        pairs[0][1],
-        pairs[1][0],
-        pairs[1][1],
-        pairs[2][0],
-        pairs[2][1],
-        pairs[3][0],
-        pairs[3][1],
-    ]);
+    // lanes are little-endian: the leading digits go to the low lane, the first byte
+    let x = (v / 10_000) | ((v % 10_000) << 32);
+    // per 32-bit lane (below 10^4): lane / 100 == (lane * 10486) >> 20
+    let hundreds = ((x * 10_486) >> 20) & 0x0000_007F_0000_007F;
+    let y = hundreds | ((x - hundreds * 100) << 16);
+    // per 16-bit lane (below 100): lane / 10 == (lane * 103) >> 10
+    let tens = ((y * 103) >> 10) & 0x000F_000F_000F_000F;
+    let z = tens | ((y - tens * 10) << 8);
+    out.extend_from_slice(&(z | 0x3030_3030_3030_3030).to_le_bytes());
 }
 
 #[inline]
@@ -263,6 +251,19 @@ mod tests {
             push_decimal(v, limit, &mut out);
             let full = v.to_string();
             prop_assert_eq!(String::from_utf8(out).unwrap(), &full[..full.len().min(limit)]);
+        }
+    }
+
+    /// The word-lane rendering of eight digits, zero-padded, against the formatter.
+    #[test]
+    fn eight_digits_in_one_word() {
+        let edges = [
+            0, 9, 10, 99, 100, 9_999, 10_000, 10_099, 99_999_999, 10_000_000,
+        ];
+        for v in (0..100_000_000u64).step_by(997).chain(edges) {
+            let mut out = Vec::new();
+            push_eight_digits(v, &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{v:08}"), "{v}");
         }
     }
 

@@ -8,6 +8,7 @@ use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field, Fields};
 use rayon::prelude::*;
 
+use super::preimage::Preimage;
 use crate::error::{Error, Result};
 use crate::hash::HashAlgorithm;
 
@@ -106,6 +107,21 @@ impl FieldValues {
         } else {
             Some(self.values.value(row))
         }
+    }
+
+    /// Appends the value of `row` to `pre`; `false` (and nothing appended) when it is NULL.
+    #[inline]
+    pub(crate) fn push_value(&self, row: usize, pre: &mut Preimage) -> bool {
+        if self.struct_nulls.as_ref().is_some_and(|n| n.is_null(row)) || self.values.is_null(row) {
+            return false;
+        }
+        let offsets = self.values.value_offsets();
+        pre.push_range(
+            self.values.value_data(),
+            offsets[row] as usize,
+            offsets[row + 1] as usize,
+        );
+        true
     }
 }
 
@@ -218,7 +234,7 @@ pub(crate) fn hash_rows<F>(
     preimage: F,
 ) -> Result<StringArray>
 where
-    F: Fn(usize, &mut Vec<u8>) -> bool + Sync,
+    F: Fn(usize, &mut Preimage) -> bool + Sync,
 {
     let mut columns = hash_columns(len, 1, algorithm, truncation, |row, out| {
         if preimage(row, out.preimage()) {
@@ -237,13 +253,13 @@ where
 /// field hashes) without a second pass over the data.
 pub(crate) struct RowHashes<'a> {
     columns: &'a mut [HashColumnBuilder],
-    buf: &'a mut Vec<u8>,
+    buf: &'a mut Preimage,
 }
 
 impl RowHashes<'_> {
     /// The scratch preimage, emptied.
     #[inline]
-    pub(crate) fn preimage(&mut self) -> &mut Vec<u8> {
+    pub(crate) fn preimage(&mut self) -> &mut Preimage {
         self.buf.clear();
         self.buf
     }
@@ -251,7 +267,7 @@ impl RowHashes<'_> {
     /// Appends the hash of the scratch preimage to column `col`.
     #[inline]
     pub(crate) fn hash_preimage(&mut self, col: usize) {
-        self.columns[col].push_hash(self.buf);
+        self.columns[col].push_hash(self.buf.bytes());
     }
 
     /// Appends NULL to column `col`.
@@ -279,7 +295,7 @@ impl RowHashes<'_> {
                 }
             }
         }
-        self.columns[col].push_hash(self.buf);
+        self.columns[col].push_hash(self.buf.bytes());
     }
 }
 
@@ -305,7 +321,7 @@ where
             let mut out: Vec<HashColumnBuilder> = (0..columns)
                 .map(|_| HashColumnBuilder::new(end - start, algorithm, truncation))
                 .collect();
-            let mut buf = Vec::with_capacity(128);
+            let mut buf = Preimage::default();
             for i in start..end {
                 row(
                     i,

@@ -11,6 +11,7 @@
 mod compare;
 pub(crate) mod hashing;
 mod join;
+mod preimage;
 mod provenance;
 pub(crate) mod upstream;
 

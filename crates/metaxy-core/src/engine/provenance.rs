@@ -10,6 +10,7 @@ use arrow_array::{StringArray, StructArray};
 use super::HashSettings;
 use super::hashing::{FieldValues, arc, as_struct, build_struct, field_values, hash_columns};
 use super::join::{Joined, NO_ROW, Rows};
+use super::preimage::{Padded, Preimage};
 use super::upstream::{dvbf_column, missing_field};
 use crate::error::{Error, Result};
 use crate::graph::FeaturePlan;
@@ -17,7 +18,7 @@ use crate::spec::FeatureSpec;
 
 struct Parent<'a> {
     /// `|<feature>.<field>|` — the separator, the FQ key and the separator before the value.
-    label: Vec<u8>,
+    label: Padded,
     values: FieldValues,
     rows: &'a Rows,
     optional: bool,
@@ -47,13 +48,13 @@ pub(super) fn compute(
             let values = field_values(dv, &p.struct_key)?
                 .ok_or_else(|| missing_field(dep, &p.struct_key, &feature))?;
             resolved.push(Parent {
-                label: format!("|{}|", p.fq_string).into_bytes(),
+                label: Padded::new(format!("|{}|", p.fq_string).as_bytes()),
                 values,
                 rows: &joined.rows[p.dep_index],
                 optional: dep.dep.optional,
             });
         }
-        let prefix = format!("{}|{}", field.key, field.code_version).into_bytes();
+        let prefix = Padded::new(format!("{}|{}", field.key, field.code_version).as_bytes());
         fields.push((prefix, resolved));
     }
     // the sample hash joins the field hashes in the order of their struct keys
@@ -91,23 +92,17 @@ pub(super) fn compute(
     Ok((build_struct(children)?, sample))
 }
 
-/// Appends the preimage of one field of row `row` to `buf`; `false` when its hash is NULL (a
+/// Appends the preimage of one field of row `row` to `pre`; `false` when its hash is NULL (a
 /// required upstream value is NULL).
 #[inline]
-fn field_preimage(prefix: &[u8], parents: &[Parent<'_>], row: usize, buf: &mut Vec<u8>) -> bool {
-    buf.extend_from_slice(prefix);
+fn field_preimage(prefix: &Padded, parents: &[Parent<'_>], row: usize, pre: &mut Preimage) -> bool {
+    pre.push_padded(prefix);
     for p in parents {
-        buf.extend_from_slice(&p.label);
+        pre.push_padded(&p.label);
         let r = p.rows.get(row);
-        let value = if r == NO_ROW {
-            None
-        } else {
-            p.values.get(r as usize)
-        };
-        match value {
-            Some(v) => buf.extend_from_slice(v.as_bytes()),
-            None if p.optional => {}
-            None => return false,
+        let present = r != NO_ROW && p.values.push_value(r as usize, pre);
+        if !present && !p.optional {
+            return false;
         }
     }
     true
