@@ -116,6 +116,16 @@ const POW10: [u64; 20] = {
     p
 };
 
+/// Fixed-point precision of the reciprocals below.
+const RECIP_SHIFT: u32 = 82;
+/// `ceil(2^82 / 5^11)` and `ceil(2^82 / 5^12)`: `(x * RECIP_5[i]) >> 82 == x / 5^(11 + i)`
+/// for every `x < 2^(53 - i)` — the rounding error of the reciprocal, times `x`, stays below
+/// one unit: `x * 5^(11 + i) < 2^80 < 2^82`.
+const RECIP_5: [u128; 2] = [
+    (1u128 << RECIP_SHIFT) / 48_828_125 + 1,
+    (1u128 << RECIP_SHIFT) / 244_140_625 + 1,
+];
+
 /// Appends the first `limit` decimal digits of `v`. A truncated hash needs only its leading
 /// digits: dividing off the rest first and rendering the short number is about twice as fast
 /// as rendering all twenty digits and cutting (this runs once per field per sample).
@@ -126,11 +136,11 @@ fn push_decimal(v: u64, limit: usize, out: &mut Vec<u8>) {
     // digit count of a hash is a coin toss, which a branch predictor loses half the time —
     // and eight digits written as one store.
     if limit == 8 && v >= POW10[18] {
-        let q = std::hint::select_unpredictable(
-            v >= POW10[19],
-            v / 1_000_000_000_000,
-            v / 100_000_000_000,
-        );
+        // Written as two divisions and a select, the compiler turns this into a jump (or one
+        // `div` by a selected divisor): dozens of cycles. 10^s = 2^s * 5^s: shift off 2^s,
+        // then multiply by a fixed-point reciprocal of 5^s looked up by the digit count.
+        let twenty = usize::from(v >= POW10[19]);
+        let q = (u128::from(v >> (11 + twenty)) * RECIP_5[twenty] >> RECIP_SHIFT) as u64;
         push_eight_digits(q, out);
         return;
     }
@@ -251,6 +261,38 @@ mod tests {
             push_decimal(v, limit, &mut out);
             let full = v.to_string();
             prop_assert_eq!(String::from_utf8(out).unwrap(), &full[..full.len().min(limit)]);
+        }
+    }
+
+    /// The reciprocal division of the 8-digit shortcut over a million spread 19- and 20-digit
+    /// values and the edges of both ranges.
+    #[test]
+    fn eight_leading_digits_of_long_hashes() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let spread = (0..1_000_000).map(|_| {
+            // xorshift: every bit pattern, so both digit counts and every leading digit
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        });
+        let edges = [
+            POW10[18],
+            POW10[18] + 1,
+            POW10[19] - 1,
+            POW10[19],
+            POW10[19] + 1,
+            u64::MAX,
+            u64::MAX - 1,
+        ];
+        for v in spread.chain(edges) {
+            let mut out = Vec::new();
+            push_decimal(v, 8, &mut out);
+            let full = v.to_string();
+            assert_eq!(
+                std::str::from_utf8(&out).unwrap(),
+                &full[..full.len().min(8)]
+            );
         }
     }
 
