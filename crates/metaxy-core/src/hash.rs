@@ -140,7 +140,7 @@ fn push_decimal(v: u64, limit: usize, out: &mut Vec<u8>) {
         // `div` by a selected divisor): dozens of cycles. 10^s = 2^s * 5^s: shift off 2^s,
         // then multiply by a fixed-point reciprocal of 5^s looked up by the digit count.
         let twenty = usize::from(v >= POW10[19]);
-        let q = (u128::from(v >> (11 + twenty)) * RECIP_5[twenty] >> RECIP_SHIFT) as u64;
+        let q = ((u128::from(v >> (11 + twenty)) * RECIP_5[twenty]) >> RECIP_SHIFT) as u64;
         push_eight_digits(q, out);
         return;
     }
