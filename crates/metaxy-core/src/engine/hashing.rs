@@ -334,6 +334,16 @@ where
             out
         })
         .collect();
+    // the contract of `row`: one value per column per row, else the columns would misalign
+    for (chunk, (start, end)) in built.iter().zip(&chunks) {
+        if let Some(b) = chunk.iter().find(|b| b.offsets.len() != end - start + 1) {
+            return Err(Error::InvalidArgument(format!(
+                "internal error: a hash column got {} values for the {} rows {start}..{end}",
+                b.offsets.len() - 1,
+                end - start
+            )));
+        }
+    }
     let mut per_column: Vec<Vec<HashColumnBuilder>> = (0..columns)
         .map(|_| Vec::with_capacity(built.len()))
         .collect();
