@@ -162,9 +162,26 @@ fn take_rows(batch: &RecordBatch, idx: Vec<u32>) -> Result<RecordBatch> {
     if idx.len() == batch.num_rows() && idx.iter().enumerate().all(|(i, v)| *v as usize == i) {
         return Ok(batch.clone());
     }
-    Ok(arrow_select::take::take_record_batch(
-        batch,
-        &UInt32Array::from(idx),
+    // the expected frame holds the provenance columns twice (the data versions default to
+    // them, the same arrays): gather each distinct array once
+    let idx = UInt32Array::from(idx);
+    let mut taken: Vec<(ArrayRef, ArrayRef)> = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for col in batch.columns() {
+        let out = match taken.iter().find(|(src, _)| Arc::ptr_eq(src, col)) {
+            Some((_, out)) => out.clone(),
+            None => {
+                let out = arrow_select::take::take(col.as_ref(), &idx, None)?;
+                taken.push((col.clone(), out.clone()));
+                out
+            }
+        };
+        columns.push(out);
+    }
+    Ok(RecordBatch::try_new_with_options(
+        batch.schema(),
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(idx.len())),
     )?)
 }
 
