@@ -93,19 +93,40 @@ impl MetadataStore {
         {
             return Ok(increment);
         }
-        let current = self
-            .read_local(
-                graph,
-                &key,
-                &ReadOptions {
-                    filters: target_side.clone(),
-                    columns: Some(cur_columns),
-                    allow_fallback: false,
-                    ..ReadOptions::default()
-                },
-            )
-            .instrument(tracing::debug_span!("read_current", feature = %key))
-            .await?;
+        // The stored side and every upstream are read at once: a backend that runs its
+        // queries on threads of its own (DuckDB, the remote stores) overlaps them.
+        let current_options = ReadOptions {
+            filters: target_side.clone(),
+            columns: Some(cur_columns),
+            allow_fallback: false,
+            ..ReadOptions::default()
+        };
+        let read_current = self
+            .read_local(graph, &key, &current_options)
+            .instrument(tracing::debug_span!("read_current", feature = %key));
+        let read_upstreams = async {
+            if options.samples.is_some() {
+                return Ok(Vec::new());
+            }
+            if plan.deps.is_empty() {
+                return Err(Error::InvalidArgument(format!(
+                    "`{key}` is a root feature: resolve_update needs the samples \
+                     (ResolveOptions::samples with `{PROVENANCE_BY_FIELD}`), because root \
+                     provenance comes from the caller"
+                )));
+            }
+            let reads = plan
+                .deps
+                .iter()
+                .map(|dep| self.read_upstream(graph, &key, dep, &options));
+            futures_util::future::join_all(reads)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>>>()
+        };
+        let (current, upstreams) = futures_util::future::join(read_current, read_upstreams).await;
+        let current = current?;
+        let upstreams = upstreams?;
 
         let expected = match &options.samples {
             Some(samples) => {
@@ -116,51 +137,6 @@ impl MetadataStore {
                 e
             }
             None => {
-                if plan.deps.is_empty() {
-                    return Err(Error::InvalidArgument(format!(
-                        "`{key}` is a root feature: resolve_update needs the samples \
-                         (ResolveOptions::samples with `{PROVENANCE_BY_FIELD}`), because root \
-                         provenance comes from the caller"
-                    )));
-                }
-                let mut upstreams = Vec::with_capacity(plan.deps.len());
-                for dep in &plan.deps {
-                    let upstream = &dep.dep.feature;
-                    let filters = options.upstream_filters(upstream);
-                    let columns = match upstream_columns(dep) {
-                        Some(c) => Some(c),
-                        None => self.upstream_columns_in_store(upstream).await?,
-                    };
-                    let read = ReadOptions {
-                        filters,
-                        columns,
-                        ..ReadOptions::default()
-                    };
-                    let span = tracing::debug_span!("read_upstream", feature = %upstream);
-                    match self
-                        .read_key(graph, upstream.clone(), read)
-                        .instrument(span)
-                        .await
-                    {
-                        Ok(b) => upstreams.push(b),
-                        Err(Error::FeatureNotFound { .. }) if dep.dep.optional => {
-                            upstreams.push(empty_upstream(dep))
-                        }
-                        Err(Error::FeatureNotFound {
-                            key: missing,
-                            location,
-                        }) => {
-                            return Err(Error::FeatureNotFound {
-                                key: missing,
-                                location: format!(
-                                    "{location} (it is an upstream of `{key}`: write it first, or \
-                                     mark the dependency optional)"
-                                ),
-                            });
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
                 let e = tracing::debug_span!("expected_frame", feature = %key)
                     .in_scope(|| engine::expected_frame(&spec, &plan, upstreams, hash))?;
                 restrict_to_target(
@@ -287,6 +263,48 @@ impl MetadataStore {
             current,
         )
         .map(Some)
+    }
+
+    /// Reads one upstream of `key` as its dependency declares (columns, filters); a missing
+    /// optional upstream is an empty frame.
+    async fn read_upstream(
+        &self,
+        graph: &FeatureGraph,
+        key: &FeatureKey,
+        dep: &PlanDep,
+        options: &ResolveOptions,
+    ) -> Result<RecordBatch> {
+        let upstream = &dep.dep.feature;
+        let filters = options.upstream_filters(upstream);
+        let columns = match upstream_columns(dep) {
+            Some(c) => Some(c),
+            None => self.upstream_columns_in_store(upstream).await?,
+        };
+        let read = ReadOptions {
+            filters,
+            columns,
+            ..ReadOptions::default()
+        };
+        let span = tracing::debug_span!("read_upstream", feature = %upstream);
+        match self
+            .read_key(graph, upstream.clone(), read)
+            .instrument(span)
+            .await
+        {
+            Ok(b) => Ok(b),
+            Err(Error::FeatureNotFound { .. }) if dep.dep.optional => Ok(empty_upstream(dep)),
+            Err(Error::FeatureNotFound {
+                key: missing,
+                location,
+            }) => Err(Error::FeatureNotFound {
+                key: missing,
+                location: format!(
+                    "{location} (it is an upstream of `{key}`: write it first, or mark the \
+                     dependency optional)"
+                ),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// For a dependency that selects nothing: every column of the upstream's local table
