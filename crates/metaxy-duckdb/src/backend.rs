@@ -107,14 +107,47 @@ impl DuckDbBackend {
         F: FnOnce(&Connection, &str) -> Result<T> + Send + 'static,
     {
         let state = self.state.clone();
-        let name = self.name();
-        let job = move || {
+        self.on_worker(move |name| {
             let guard = lock(&state);
             let conn = guard.conn.as_ref().ok_or_else(|| Error::StoreNotOpen {
-                store: name.clone(),
+                store: name.to_string(),
             })?;
-            f(conn, &name)
-        };
+            f(conn, name)
+        })
+        .await
+    }
+
+    /// Runs the read `f` on a connection of its own — a clone of the open one, on the same
+    /// database — so that the reads of one resolve (the stored rows and every upstream) run
+    /// at once on their own threads instead of queueing for the connection: DuckDB hands
+    /// results out one chunk at a time on the calling thread.
+    pub(crate) async fn run_read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &str) -> Result<T> + Send + 'static,
+    {
+        let state = self.state.clone();
+        self.on_worker(move |name| {
+            let conn = {
+                let guard = lock(&state);
+                let open = guard.conn.as_ref().ok_or_else(|| Error::StoreNotOpen {
+                    store: name.to_string(),
+                })?;
+                open.try_clone().map_err(|e| db_err(name, e))?
+            };
+            f(&conn, name)
+        })
+        .await
+    }
+
+    /// Runs `job` on a blocking thread of the runtime (inline without one).
+    async fn on_worker<T, F>(&self, job: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&str) -> Result<T> + Send + 'static,
+    {
+        let name = self.name();
+        let job = move || job(&name);
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => handle.spawn_blocking(job).await.map_err(|e| {
                 Error::backend(self.name(), format!("DuckDB worker thread failed: {e}"))
@@ -244,6 +277,10 @@ pub(crate) fn query(
 
 /// Runs a query and returns its result as DuckDB hands it out (one batch per chunk of
 /// rows), each converted to metaxy's types; at least one batch (empty when no row matched).
+///
+/// The result is streamed: DuckDB produces chunks while they are converted, instead of first
+/// materialising the whole result and then converting it. A failure while fetching is an
+/// error (the `duckdb` crate's batch iterator would panic on it).
 pub(crate) fn query_parts(
     conn: &Connection,
     sql: &str,
@@ -251,13 +288,14 @@ pub(crate) fn query_parts(
     name: &str,
 ) -> Result<Vec<RecordBatch>> {
     let mut stmt = conn.prepare(sql).map_err(|e| db_err(name, e))?;
-    let arrow = stmt
-        .query_arrow(duckdb::params_from_iter(params))
-        .map_err(|e| db_err(name, e))?;
-    let schema = arrow.get_schema();
-    let mut parts = arrow
-        .map(|b| batches::normalize_batch(&b))
-        .collect::<Result<Vec<_>>>()?;
+    let schema = stmt
+        .stream_arrow(duckdb::params_from_iter(params))
+        .map_err(|e| db_err(name, e))?
+        .get_schema();
+    let mut parts = Vec::new();
+    while let Some(chunk) = stmt.step().map_err(|e| db_err(name, e))? {
+        parts.push(batches::normalize_batch(&RecordBatch::from(&chunk))?);
+    }
     if parts.is_empty() {
         parts.push(batches::normalize_batch(&RecordBatch::new_empty(schema))?);
     }
@@ -601,7 +639,7 @@ impl Backend for DuckDbBackend {
     ) -> Result<Option<Vec<RecordBatch>>> {
         let table = key.table_name();
         let request = request.clone();
-        self.run(move |conn, name| scan_parts(conn, &table, &request, name))
+        self.run_read(move |conn, name| scan_parts(conn, &table, &request, name))
             .await
     }
 
