@@ -36,6 +36,15 @@ struct State {
     mode: Option<AccessMode>,
 }
 
+impl State {
+    /// The open connection, or the error a closed store gets.
+    fn open(&self, name: &str) -> Result<&Connection> {
+        self.conn.as_ref().ok_or_else(|| Error::StoreNotOpen {
+            store: name.to_string(),
+        })
+    }
+}
+
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -107,14 +116,8 @@ impl DuckDbBackend {
         F: FnOnce(&Connection, &str) -> Result<T> + Send + 'static,
     {
         let state = self.state.clone();
-        self.on_worker(move |name| {
-            let guard = lock(&state);
-            let conn = guard.conn.as_ref().ok_or_else(|| Error::StoreNotOpen {
-                store: name.to_string(),
-            })?;
-            f(conn, name)
-        })
-        .await
+        self.on_worker(move |name| f(lock(&state).open(name)?, name))
+            .await
     }
 
     /// Runs the read `f` on a connection of its own — a clone of the open one, on the same
@@ -128,13 +131,11 @@ impl DuckDbBackend {
     {
         let state = self.state.clone();
         self.on_worker(move |name| {
-            let conn = {
-                let guard = lock(&state);
-                let open = guard.conn.as_ref().ok_or_else(|| Error::StoreNotOpen {
-                    store: name.to_string(),
-                })?;
-                open.try_clone().map_err(|e| db_err(name, e))?
-            };
+            // the lock is held only while cloning
+            let conn = lock(&state)
+                .open(name)?
+                .try_clone()
+                .map_err(|e| db_err(name, e))?;
             f(&conn, name)
         })
         .await

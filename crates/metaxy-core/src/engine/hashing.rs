@@ -97,22 +97,19 @@ pub(crate) struct FieldValues {
 impl FieldValues {
     #[inline]
     pub(crate) fn get(&self, row: usize) -> Option<&str> {
-        if let Some(n) = &self.struct_nulls
-            && n.is_null(row)
-        {
-            return None;
-        }
-        if self.values.is_null(row) {
-            None
-        } else {
-            Some(self.values.value(row))
-        }
+        self.is_valid(row).then(|| self.values.value(row))
+    }
+
+    /// Whether `row` has a value (neither the struct row nor the field is NULL).
+    #[inline]
+    fn is_valid(&self, row: usize) -> bool {
+        !self.struct_nulls.as_ref().is_some_and(|n| n.is_null(row)) && !self.values.is_null(row)
     }
 
     /// Appends the value of `row` to `pre`; `false` (and nothing appended) when it is NULL.
     #[inline]
     pub(crate) fn push_value(&self, row: usize, pre: &mut Preimage) -> bool {
-        if self.struct_nulls.as_ref().is_some_and(|n| n.is_null(row)) || self.values.is_null(row) {
+        if !self.is_valid(row) {
             return false;
         }
         let offsets = self.values.value_offsets();

@@ -87,13 +87,7 @@ impl Joined {
     ) -> Result<Vec<ArrayRef>> {
         let Some(key_source) = &self.key_source else {
             let keys = keys::key_arrays(&frames[self.base], join_columns, "upstream")?;
-            return match self.gather_indices(self.base) {
-                None => Ok(keys),
-                Some(idx) => keys
-                    .iter()
-                    .map(|k| Ok(arrow_select::take::take(k.as_ref(), &idx, None)?))
-                    .collect(),
-            };
+            return gather(keys, &self.rows[self.base]);
         };
         join_columns
             .iter()
@@ -110,6 +104,20 @@ impl Joined {
                 Ok(arrow_select::interleave::interleave(&refs, key_source)?)
             })
             .collect()
+    }
+}
+
+/// `arrays` (columns of one frame) at `rows`: as they are for [`Rows::Identity`].
+fn gather(arrays: Vec<ArrayRef>, rows: &Rows) -> Result<Vec<ArrayRef>> {
+    match rows {
+        Rows::Identity => Ok(arrays),
+        Rows::Indices(r) => {
+            let idx = Joined::take_indices(r);
+            arrays
+                .iter()
+                .map(|a| Ok(arrow_select::take::take(a.as_ref(), &idx, None)?))
+                .collect()
+        }
     }
 }
 
@@ -163,17 +171,9 @@ pub(crate) fn join(
     let mut joined_deps = vec![base];
 
     for &d in &order[1..] {
-        let acc_keys = match (&key_source, &rows[base]) {
-            // still the base frame's rows in order: its key columns as they are
-            (None, Rows::Identity) => key_arrays[base].clone(),
-            (None, Rows::Indices(r)) => {
-                let idx = Joined::take_indices(r);
-                key_arrays[base]
-                    .iter()
-                    .map(|k| Ok(arrow_select::take::take(k.as_ref(), &idx, None)?))
-                    .collect::<Result<Vec<_>>>()?
-            }
-            (Some(source), _) => current_keys(&key_arrays, source)?,
+        let acc_keys = match &key_source {
+            None => gather(key_arrays[base].clone(), &rows[base])?,
+            Some(source) => current_keys(&key_arrays, source)?,
         };
         let (acc_enc, dep_enc) = keys::encode_pair(&acc_keys, &key_arrays[d])?;
         let mut new_rows: Vec<Vec<u32>> = vec![Vec::new(); deps];
