@@ -75,6 +75,33 @@ impl HashAlgorithm {
         }
     }
 
+    /// The integer digest of `input` for the algorithms rendered as decimals (xxhash, wyhash),
+    /// `None` for the hex-rendered ones. Hashing and rendering are split so that the engine
+    /// can hash a batch of rows before rendering any: independent hashes overlap in the CPU,
+    /// a hash followed by its rendering (a chain of dependent multiplications) does not.
+    #[inline]
+    pub(crate) fn digest_u64(self, input: &[u8]) -> Option<u64> {
+        match self {
+            HashAlgorithm::Xxhash64 => Some(xxhash_rust::xxh64::xxh64(input, 0)),
+            HashAlgorithm::Xxhash32 => Some(u64::from(xxhash_rust::xxh32::xxh32(input, 0))),
+            HashAlgorithm::Wyhash => Some(wyhash::wyhash(input, 0)),
+            HashAlgorithm::Md5 | HashAlgorithm::Sha256 => None,
+        }
+    }
+
+    /// Whether [`HashAlgorithm::digest_u64`] gives a digest.
+    #[inline]
+    pub(crate) fn is_decimal(self) -> bool {
+        !matches!(self, HashAlgorithm::Md5 | HashAlgorithm::Sha256)
+    }
+
+    /// Appends a digest of [`HashAlgorithm::digest_u64`], rendered and truncated exactly as
+    /// [`HashAlgorithm::hash_into`] renders it.
+    #[inline]
+    pub(crate) fn render_u64(digest: u64, truncation: Option<usize>, out: &mut Vec<u8>) {
+        push_decimal(digest, truncation.unwrap_or(usize::MAX), out);
+    }
+
     /// Hashes `input` and returns the rendered, truncated hash.
     pub fn hash_str(self, input: &str, truncation: Option<usize>) -> String {
         let mut out = Vec::with_capacity(64);

@@ -61,20 +61,30 @@ impl HashColumnBuilder {
             .append(false);
     }
 
-    /// The value of the last row appended, or `None` if it is NULL (or there is none).
+    /// Appends a digest of [`HashAlgorithm::digest_u64`], rendered.
     #[inline]
-    pub(crate) fn last(&self) -> Option<&[u8]> {
-        let n = self.offsets.len();
-        if n < 2 {
-            return None;
+    fn push_digest(&mut self, digest: u64) {
+        HashAlgorithm::render_u64(digest, self.truncation, &mut self.values);
+        self.offsets.push(self.values.len() as i32);
+        if let Some(n) = &mut self.nulls {
+            n.append(true);
         }
-        if let Some(nulls) = &self.nulls
-            && !nulls.get_bit(n - 2)
-        {
+    }
+
+    /// The number of values appended.
+    #[inline]
+    fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// The value of row `row`, or `None` if it is NULL or not appended yet.
+    #[inline]
+    fn value(&self, row: usize) -> Option<&[u8]> {
+        if row >= self.len() || self.nulls.as_ref().is_some_and(|n| !n.get_bit(row)) {
             return None;
         }
         self.values
-            .get(self.offsets[n - 2] as usize..self.offsets[n - 1] as usize)
+            .get(self.offsets[row] as usize..self.offsets[row + 1] as usize)
     }
 
     pub(crate) fn finish(self) -> Result<StringArray> {
@@ -245,54 +255,209 @@ where
         .ok_or_else(|| Error::InvalidArgument("no hash column was built".into()))
 }
 
-/// The hash columns of one row being built: a scratch preimage and the columns' builders, so
-/// that a row's later hashes can be computed from its earlier ones (the sample hash from the
-/// field hashes) without a second pass over the data.
+/// Rows whose hashes are computed together (see [`RowHashes`]): enough independent hashes to
+/// keep the CPU busy while one finishes, few enough that their preimages stay in L1.
+const BATCH: usize = 32;
+
+/// One value a row closure asked for, in the order it asked.
+enum Op {
+    /// The hash of `pre[start..end]` of the batch, for column `col`.
+    Hash {
+        col: usize,
+        start: usize,
+        end: usize,
+    },
+    /// NULL for column `col`.
+    Null { col: usize },
+    /// The hash of the values of columns `parts[from..to]` at `row` of the chunk, joined with
+    /// `|`, for column `col`.
+    Joined {
+        col: usize,
+        row: usize,
+        from: usize,
+        to: usize,
+    },
+}
+
+/// The work of up to [`BATCH`] rows, recorded by [`RowHashes`] and done by
+/// [`Batch::flush`].
+struct Batch {
+    algorithm: HashAlgorithm,
+    /// Every preimage of the batch, back to back.
+    pre: Preimage,
+    /// Where the preimage being assembled begins in `pre`.
+    start: usize,
+    ops: Vec<Op>,
+    /// The part lists of the `Joined` ops.
+    parts: Vec<usize>,
+    /// The digests of a stage, when the algorithm has integer digests (else each hash is
+    /// computed as it is rendered).
+    digests: Vec<Option<u64>>,
+    /// The joined preimages' ranges in `pre` (`None`: a part is NULL).
+    joined: Vec<Option<(usize, usize)>>,
+    rows: usize,
+}
+
+impl Batch {
+    fn new(algorithm: HashAlgorithm) -> Batch {
+        Batch {
+            algorithm,
+            pre: Preimage::default(),
+            start: 0,
+            ops: Vec::with_capacity(4 * BATCH),
+            parts: Vec::new(),
+            digests: Vec::with_capacity(4 * BATCH),
+            joined: Vec::with_capacity(BATCH),
+            rows: 0,
+        }
+    }
+
+    /// Computes every value recorded so far and appends them to `columns`, in three stages
+    /// that each run over the whole batch: the direct hashes, their rendering (with the NULLs),
+    /// then the joined hashes built from the values just rendered.
+    fn flush(&mut self, columns: &mut [HashColumnBuilder]) -> Result<()> {
+        let decimal = self.algorithm.is_decimal();
+        let pre = self.pre.bytes();
+        self.digests.clear();
+        if decimal {
+            for op in &self.ops {
+                if let Op::Hash { start, end, .. } = *op {
+                    self.digests
+                        .push(self.algorithm.digest_u64(&pre[start..end]));
+                }
+            }
+        }
+        let mut digests = self.digests.iter();
+        let mut any_joined = false;
+        for op in &self.ops {
+            match *op {
+                Op::Hash { col, start, end } => match digests.next() {
+                    Some(&Some(d)) => columns[col].push_digest(d),
+                    _ => columns[col].push_hash(&pre[start..end]),
+                },
+                Op::Null { col } => columns[col].push_null(),
+                Op::Joined { .. } => any_joined = true,
+            }
+        }
+        if any_joined {
+            self.flush_joined(columns, decimal)?;
+        }
+        self.ops.clear();
+        self.parts.clear();
+        self.pre.clear();
+        self.start = 0;
+        self.rows = 0;
+        Ok(())
+    }
+
+    /// The `Joined` stage of [`Batch::flush`].
+    fn flush_joined(&mut self, columns: &mut [HashColumnBuilder], decimal: bool) -> Result<()> {
+        self.pre.clear();
+        self.joined.clear();
+        for op in &self.ops {
+            let Op::Joined { row, from, to, .. } = *op else {
+                continue;
+            };
+            let start = self.pre.len();
+            let mut valid = true;
+            for (i, &p) in self.parts[from..to].iter().enumerate() {
+                match columns.get(p).and_then(|c| c.value(row)) {
+                    Some(v) => {
+                        if i > 0 {
+                            self.pre.push(b'|');
+                        }
+                        self.pre.extend_from_slice(v);
+                    }
+                    None => {
+                        valid = false;
+                        break;
+                    }
+                }
+            }
+            self.joined.push(valid.then(|| (start, self.pre.len())));
+        }
+        let pre = self.pre.bytes();
+        self.digests.clear();
+        if decimal {
+            for &(start, end) in self.joined.iter().flatten() {
+                self.digests
+                    .push(self.algorithm.digest_u64(&pre[start..end]));
+            }
+        }
+        let mut digests = self.digests.iter();
+        let mut joined = self.joined.iter();
+        for op in &self.ops {
+            let Op::Joined { col, row, .. } = *op else {
+                continue;
+            };
+            let column = &mut columns[col];
+            // a joined column takes its values in this stage only, so they stay in row order
+            if column.len() != row {
+                return Err(Error::InvalidArgument(format!(
+                    "internal error: hash column {col} mixes joined and direct values"
+                )));
+            }
+            match joined.next() {
+                Some(Some((start, end))) => match digests.next() {
+                    Some(&Some(d)) => column.push_digest(d),
+                    _ => column.push_hash(&pre[*start..*end]),
+                },
+                _ => column.push_null(),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The values one row asks for. The row closure of [`hash_columns`] assembles a preimage and
+/// asks for its hash, a NULL, or the hash of values it asked for before (the sample hash from
+/// the field hashes); the work is recorded and done for a batch of rows at once.
 pub(crate) struct RowHashes<'a> {
-    columns: &'a mut [HashColumnBuilder],
-    buf: &'a mut Preimage,
+    batch: &'a mut Batch,
+    /// The row's index within its chunk.
+    row: usize,
 }
 
 impl RowHashes<'_> {
-    /// The scratch preimage, emptied.
+    /// A new, empty preimage.
     #[inline]
     pub(crate) fn preimage(&mut self) -> &mut Preimage {
-        self.buf.clear();
-        self.buf
+        self.batch.start = self.batch.pre.len();
+        &mut self.batch.pre
     }
 
-    /// Appends the hash of the scratch preimage to column `col`.
+    /// Appends the hash of the preimage assembled since the last [`RowHashes::preimage`] to
+    /// column `col`.
     #[inline]
     pub(crate) fn hash_preimage(&mut self, col: usize) {
-        self.columns[col].push_hash(self.buf.bytes());
+        let b = &mut *self.batch;
+        b.ops.push(Op::Hash {
+            col,
+            start: b.start,
+            end: b.pre.len(),
+        });
     }
 
     /// Appends NULL to column `col`.
     #[inline]
     pub(crate) fn push_null(&mut self, col: usize) {
-        self.columns[col].push_null();
+        self.batch.ops.push(Op::Null { col });
     }
 
     /// Appends to column `col` the hash of this row's values of columns `parts`, joined with
-    /// `|` (the sample hash of reference 2.13); NULL if any of them is NULL.
+    /// `|` (the sample hash of reference 2.13); NULL if any of them is NULL. Column `col` must
+    /// take all its values this way.
     #[inline]
     pub(crate) fn hash_joined(&mut self, col: usize, parts: &[usize]) {
-        self.buf.clear();
-        for (i, &p) in parts.iter().enumerate() {
-            match self.columns[p].last() {
-                Some(v) => {
-                    if i > 0 {
-                        self.buf.push(b'|');
-                    }
-                    self.buf.extend_from_slice(v);
-                }
-                None => {
-                    self.columns[col].push_null();
-                    return;
-                }
-            }
-        }
-        self.columns[col].push_hash(self.buf.bytes());
+        let b = &mut *self.batch;
+        let from = b.parts.len();
+        b.parts.extend_from_slice(parts);
+        b.ops.push(Op::Joined {
+            col,
+            row: self.row,
+            from,
+            to: b.parts.len(),
+        });
     }
 }
 
@@ -318,19 +483,24 @@ where
             let mut out: Vec<HashColumnBuilder> = (0..columns)
                 .map(|_| HashColumnBuilder::new(end - start, algorithm, truncation))
                 .collect();
-            let mut buf = Preimage::default();
+            let mut batch = Batch::new(algorithm);
             for i in start..end {
                 row(
                     i,
                     &mut RowHashes {
-                        columns: &mut out,
-                        buf: &mut buf,
+                        batch: &mut batch,
+                        row: i - start,
                     },
                 );
+                batch.rows += 1;
+                if batch.rows == BATCH {
+                    batch.flush(&mut out)?;
+                }
             }
-            out
+            batch.flush(&mut out)?;
+            Ok(out)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     // the contract of `row`: one value per column per row, else the columns would misalign
     for (chunk, (start, end)) in built.iter().zip(&chunks) {
         if let Some(b) = chunk.iter().find(|b| b.offsets.len() != end - start + 1) {
@@ -463,6 +633,23 @@ mod tests {
             assert_eq!(got, want);
             assert_eq!(out.nulls().is_some(), values.contains(&None));
         }
+    }
+
+    /// A column that takes joined values for some rows and direct ones for others would get
+    /// them out of row order; that is refused, not built.
+    #[test]
+    fn a_column_mixing_joined_and_direct_values_is_an_error() {
+        let err = hash_columns(100, 2, HashAlgorithm::Xxhash64, Some(8), |row, out| {
+            out.preimage().extend_from_slice(b"a");
+            out.hash_preimage(0);
+            if row == 40 {
+                out.push_null(1);
+            } else {
+                out.hash_joined(1, &[0]);
+            }
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("mixes joined and direct"), "{err}");
     }
 
     /// Three chunks and a short tail, NULLs in places, full and truncated hashes, and a sample

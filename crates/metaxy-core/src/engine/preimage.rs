@@ -35,6 +35,12 @@ impl Preimage {
         self.len = 0;
     }
 
+    /// The number of bytes assembled.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// The preimage assembled so far.
     #[inline]
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -64,6 +70,14 @@ impl Preimage {
         self.reserve(piece.len());
         self.buf[self.len..self.len + piece.len()].copy_from_slice(piece);
         self.len += piece.len();
+    }
+
+    /// Appends a copy of `self.bytes()[start..end]` (a section assembled before).
+    #[inline]
+    pub(crate) fn copy_within(&mut self, start: usize, end: usize) {
+        self.reserve(end - start);
+        self.buf.copy_within(start..end, self.len);
+        self.len += end - start;
     }
 
     /// Appends a [`Padded`] piece in whole blocks.
@@ -143,6 +157,11 @@ mod tests {
             p.extend_from_slice(&long);
             want.extend_from_slice(&long);
             assert_eq!(p.bytes(), want.as_slice(), "round {round}");
+            // a section copied from earlier in the buffer
+            let (start, end) = (round % 7, want.len() - round % 5);
+            p.copy_within(start, end);
+            want.extend_from_within(start..end);
+            assert_eq!(p.bytes(), want.as_slice(), "round {round} copy");
         }
     }
 }

@@ -57,6 +57,12 @@ pub(super) fn compute(
         let prefix = Padded::new(format!("{}|{}", field.key, field.code_version).as_bytes());
         fields.push((prefix, resolved));
     }
+    // Fields with the parents of the field before them (every field of a feature without
+    // field-level deps) copy that field's parent section of the preimage instead of assembling
+    // it again from a dozen pieces.
+    let same_as_previous: Vec<bool> = (0..plan.field_parents.len())
+        .map(|i| i > 0 && plan.field_parents[i] == plan.field_parents[i - 1])
+        .collect();
     // the sample hash joins the field hashes in the order of their struct keys
     let keys: Vec<String> = spec.fields.iter().map(|f| f.key.to_struct_key()).collect();
     let sorted: Vec<usize> = spec
@@ -75,8 +81,22 @@ pub(super) fn compute(
         hash.algorithm,
         hash.truncation,
         |row, out| {
+            // the previous field's parent section: where it lies in the preimage buffer, and
+            // whether its hash is NULL
+            let mut section = (0, 0, false);
             for (col, (prefix, parents)) in fields.iter().enumerate() {
-                if field_preimage(prefix, parents, row, out.preimage()) {
+                let pre = out.preimage();
+                pre.push_padded(prefix);
+                let present = if same_as_previous[col] {
+                    pre.copy_within(section.0, section.1);
+                    section.2
+                } else {
+                    let start = pre.len();
+                    let present = parents_preimage(parents, row, pre);
+                    section = (start, pre.len(), present);
+                    present
+                };
+                if present {
                     out.hash_preimage(col);
                 } else {
                     out.push_null(col);
@@ -92,11 +112,11 @@ pub(super) fn compute(
     Ok((build_struct(children)?, sample))
 }
 
-/// Appends the preimage of one field of row `row` to `pre`; `false` when its hash is NULL (a
-/// required upstream value is NULL).
+/// Appends the parent section of one field's preimage of row `row` to `pre` (everything after
+/// `field|code_version`); `false` when the field's hash is NULL (a required upstream value is
+/// NULL).
 #[inline]
-fn field_preimage(prefix: &Padded, parents: &[Parent<'_>], row: usize, pre: &mut Preimage) -> bool {
-    pre.push_padded(prefix);
+fn parents_preimage(parents: &[Parent<'_>], row: usize, pre: &mut Preimage) -> bool {
     for p in parents {
         pre.push_padded(&p.label);
         let r = p.rows.get(row);
