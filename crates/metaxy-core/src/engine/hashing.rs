@@ -361,7 +361,13 @@ impl Batch {
             let start = self.pre.len();
             let mut valid = true;
             for (i, &p) in self.parts[from..to].iter().enumerate() {
-                match columns.get(p).and_then(|c| c.value(row)) {
+                let part = columns.get(p).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "internal error: a joined hash names column {p} of {}",
+                        columns.len()
+                    ))
+                })?;
+                match part.value(row) {
                     Some(v) => {
                         if i > 0 {
                             self.pre.push(b'|');
