@@ -9,7 +9,8 @@
 //! * Appends go through DuckDB's Arrow appender in one transaction per write (a failed write
 //!   leaves nothing behind); new columns and new struct fields are added on the fly.
 //! * Scans push filters (with bound parameters) and projections into DuckDB, run on a
-//!   connection of their own (so a resolve's reads overlap) and stream their result.
+//!   connection of their own (so a resolve's reads overlap) and stream their result; a large
+//!   table is read as several row-id ranges at once, one per core.
 //! * With `pushdown = true` resolves run inside DuckDB when their plan allows (the versioning
 //!   pushdown): metaxy's hash functions are registered from Rust on every connection
 //!   (`metaxy_hash_xxhash64(text)`, ...), nothing is installed or downloaded, and only the
