@@ -62,16 +62,12 @@ impl HashAlgorithm {
     #[inline]
     pub fn hash_into(self, input: &[u8], truncation: Option<usize>, out: &mut Vec<u8>) {
         let limit = truncation.unwrap_or(usize::MAX);
+        if let Some(digest) = self.digest_u64(input) {
+            return push_decimal(digest, limit, out);
+        }
         match self {
-            HashAlgorithm::Xxhash64 => {
-                push_decimal(xxhash_rust::xxh64::xxh64(input, 0), limit, out)
-            }
-            HashAlgorithm::Xxhash32 => {
-                push_decimal(u64::from(xxhash_rust::xxh32::xxh32(input, 0)), limit, out)
-            }
-            HashAlgorithm::Wyhash => push_decimal(wyhash::wyhash(input, 0), limit, out),
             HashAlgorithm::Md5 => push_hex(&md5::Md5::digest(input), limit, out),
-            HashAlgorithm::Sha256 => push_hex(&sha2::Sha256::digest(input), limit, out),
+            _ => push_hex(&sha2::Sha256::digest(input), limit, out),
         }
     }
 
