@@ -566,12 +566,8 @@ fn scan_ranges(
     name: &str,
     split: Split,
 ) -> Result<Vec<RecordBatch>> {
-    let (filter_sql, filter_params) = match filter {
-        Some(f) => {
-            let mut params = Vec::new();
-            let sql = f.to_sql(&sql::dialect(), &mut params);
-            (Some(sql), params.iter().map(sql::value).collect::<Vec<_>>())
-        }
+    let (filter_sql, filter_params) = match filter.map(sql::filter_sql) {
+        Some((sql, params)) => (Some(sql), params),
         None => (None, Vec::new()),
     };
     let shadowed = schema

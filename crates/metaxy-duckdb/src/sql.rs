@@ -73,11 +73,17 @@ pub(crate) fn where_clause(filter: Option<&Expr>) -> (String, Vec<Value>) {
     match filter {
         None => (String::new(), Vec::new()),
         Some(f) => {
-            let mut params = Vec::new();
-            let sql = f.to_sql(&dialect(), &mut params);
-            (format!(" WHERE {sql}"), params.iter().map(value).collect())
+            let (sql, params) = filter_sql(f);
+            (format!(" WHERE {sql}"), params)
         }
     }
+}
+
+/// A filter as a SQL condition with its bound parameters (`?` placeholders).
+pub(crate) fn filter_sql(filter: &Expr) -> (String, Vec<Value>) {
+    let mut params = Vec::new();
+    let sql = filter.to_sql(&dialect(), &mut params);
+    (sql, params.iter().map(value).collect())
 }
 
 #[cfg(test)]
