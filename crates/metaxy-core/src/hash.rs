@@ -85,12 +85,6 @@ impl HashAlgorithm {
         }
     }
 
-    /// Whether [`HashAlgorithm::digest_u64`] gives a digest.
-    #[inline]
-    pub(crate) fn is_decimal(self) -> bool {
-        !matches!(self, HashAlgorithm::Md5 | HashAlgorithm::Sha256)
-    }
-
     /// Appends a digest of [`HashAlgorithm::digest_u64`], rendered and truncated exactly as
     /// [`HashAlgorithm::hash_into`] renders it.
     #[inline]

@@ -633,14 +633,15 @@ fn scan_ranges(
     });
     let mut parts = Vec::new();
     for r in results {
-        parts.extend(r?.into_iter().filter(|p| p.num_rows() > 0));
+        parts.extend(r?);
     }
-    if parts.is_empty() {
-        // every range was empty: one empty batch carries the schema
-        let (sql, params) = range_query(0);
-        return query_parts(conn, &format!("{sql} LIMIT 0"), params, name);
-    }
-    Ok(parts)
+    // empty batches are dropped, keeping one when all are (it carries the schema)
+    let (nonempty, empty): (Vec<_>, Vec<_>) = parts.into_iter().partition(|p| p.num_rows() > 0);
+    Ok(if nonempty.is_empty() {
+        empty.into_iter().take(1).collect()
+    } else {
+        nonempty
+    })
 }
 
 #[async_trait]

@@ -61,9 +61,13 @@ impl HashColumnBuilder {
             .append(false);
     }
 
-    /// Appends a digest of [`HashAlgorithm::digest_u64`], rendered.
+    /// Appends the hash of `preimage`, rendered from `digest` (its
+    /// [`HashAlgorithm::digest_u64`], computed beforehand) when there is one.
     #[inline]
-    fn push_digest(&mut self, digest: u64) {
+    fn push_digest(&mut self, digest: Option<u64>, preimage: &[u8]) {
+        let Some(digest) = digest else {
+            return self.push_hash(preimage);
+        };
         HashAlgorithm::render_u64(digest, self.truncation, &mut self.values);
         self.offsets.push(self.values.len() as i32);
         if let Some(n) = &mut self.nulls {
@@ -290,12 +294,11 @@ struct Batch {
     ops: Vec<Op>,
     /// The part lists of the `Joined` ops.
     parts: Vec<usize>,
-    /// The digests of a stage, when the algorithm has integer digests (else each hash is
-    /// computed as it is rendered).
+    /// The digests of a stage's preimages (`None` for the hex-rendered algorithms, which hash
+    /// as they render).
     digests: Vec<Option<u64>>,
     /// The joined preimages' ranges in `pre` (`None`: a part is NULL).
     joined: Vec<Option<(usize, usize)>>,
-    rows: usize,
 }
 
 impl Batch {
@@ -308,7 +311,6 @@ impl Batch {
             parts: Vec::new(),
             digests: Vec::with_capacity(4 * BATCH),
             joined: Vec::with_capacity(BATCH),
-            rows: 0,
         }
     }
 
@@ -316,42 +318,34 @@ impl Batch {
     /// that each run over the whole batch: the direct hashes, their rendering (with the NULLs),
     /// then the joined hashes built from the values just rendered.
     fn flush(&mut self, columns: &mut [HashColumnBuilder]) -> Result<()> {
-        let decimal = self.algorithm.is_decimal();
         let pre = self.pre.bytes();
-        self.digests.clear();
-        if decimal {
-            for op in &self.ops {
-                if let Op::Hash { start, end, .. } = *op {
-                    self.digests
-                        .push(self.algorithm.digest_u64(&pre[start..end]));
-                }
-            }
-        }
+        let direct = self.ops.iter().filter_map(|op| match *op {
+            Op::Hash { start, end, .. } => Some((start, end)),
+            _ => None,
+        });
+        digest_ranges(self.algorithm, pre, direct, &mut self.digests);
         let mut digests = self.digests.iter();
         let mut any_joined = false;
         for op in &self.ops {
             match *op {
-                Op::Hash { col, start, end } => match digests.next() {
-                    Some(&Some(d)) => columns[col].push_digest(d),
-                    _ => columns[col].push_hash(&pre[start..end]),
-                },
+                Op::Hash { col, start, end } => {
+                    columns[col].push_digest(digests.next().copied().flatten(), &pre[start..end]);
+                }
                 Op::Null { col } => columns[col].push_null(),
                 Op::Joined { .. } => any_joined = true,
             }
         }
         if any_joined {
-            self.flush_joined(columns, decimal)?;
+            self.flush_joined(columns)?;
         }
         self.ops.clear();
         self.parts.clear();
         self.pre.clear();
-        self.start = 0;
-        self.rows = 0;
         Ok(())
     }
 
     /// The `Joined` stage of [`Batch::flush`].
-    fn flush_joined(&mut self, columns: &mut [HashColumnBuilder], decimal: bool) -> Result<()> {
+    fn flush_joined(&mut self, columns: &mut [HashColumnBuilder]) -> Result<()> {
         self.pre.clear();
         self.joined.clear();
         for op in &self.ops {
@@ -383,13 +377,8 @@ impl Batch {
             self.joined.push(valid.then(|| (start, self.pre.len())));
         }
         let pre = self.pre.bytes();
-        self.digests.clear();
-        if decimal {
-            for &(start, end) in self.joined.iter().flatten() {
-                self.digests
-                    .push(self.algorithm.digest_u64(&pre[start..end]));
-            }
-        }
+        let valid = self.joined.iter().flatten().copied();
+        digest_ranges(self.algorithm, pre, valid, &mut self.digests);
         let mut digests = self.digests.iter();
         let mut joined = self.joined.iter();
         for op in &self.ops {
@@ -404,15 +393,26 @@ impl Batch {
                 )));
             }
             match joined.next() {
-                Some(Some((start, end))) => match digests.next() {
-                    Some(&Some(d)) => column.push_digest(d),
-                    _ => column.push_hash(&pre[*start..*end]),
-                },
+                Some(Some((start, end))) => {
+                    column.push_digest(digests.next().copied().flatten(), &pre[*start..*end]);
+                }
                 _ => column.push_null(),
             }
         }
         Ok(())
     }
+}
+
+/// Fills `digests` with the digest of every range of `pre`: independent hashes one after the
+/// other, none waiting for a rendering.
+fn digest_ranges(
+    algorithm: HashAlgorithm,
+    pre: &[u8],
+    ranges: impl Iterator<Item = (usize, usize)>,
+    digests: &mut Vec<Option<u64>>,
+) {
+    digests.clear();
+    digests.extend(ranges.map(|(start, end)| algorithm.digest_u64(&pre[start..end])));
 }
 
 /// The values one row asks for. The row closure of [`hash_columns`] assembles a preimage and
@@ -498,8 +498,7 @@ where
                         row: i - start,
                     },
                 );
-                batch.rows += 1;
-                if batch.rows == BATCH {
+                if (i - start + 1) % BATCH == 0 {
                     batch.flush(&mut out)?;
                 }
             }
