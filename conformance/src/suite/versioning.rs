@@ -201,6 +201,83 @@ pub async fn versioning_duplicate_timestamps(f: &dyn BackendFactory) {
     );
 }
 
+/// Two rows of a sample with the same timestamp: the greater provenance wins, also for a
+/// read (or a resolve's upstream read) that does not ask for the provenance and scans
+/// without it at first.
+pub async fn versioning_timestamp_tie_broken_by_provenance(f: &dyn BackendFactory) {
+    let store = store(f, video_graph()).await;
+    let _g = store.open(AccessMode::Write).await.unwrap();
+    let key: metaxy_core::FeatureKey = "example/video".parse().unwrap();
+    for (audio, frames) in [("a1", "f1"), ("a2", "f2")] {
+        store
+            .write("example/video", video_rows(&[(1, audio, frames)]))
+            .await
+            .unwrap();
+    }
+    let both = store
+        .read(
+            "example/video",
+            ReadOptions::new().with_sample_history(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(both.num_rows(), 2);
+    // the same two rows again, the one with the greater provenance first (so that "the row
+    // read last" would pick the other) and the other stamped like it
+    let provenance = |b: &RecordBatch| column(b, columns::PROVENANCE)[0].clone();
+    let (a, b) = (both.slice(0, 1), both.slice(1, 1));
+    let (winner, loser) = if provenance(&a).as_str() > provenance(&b).as_str() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let loser = batches::with_column(
+        &loser,
+        columns::UPDATED_AT,
+        winner.column_by_name(columns::UPDATED_AT).unwrap().clone(),
+    )
+    .unwrap();
+    store.backend().drop_table(&key).await.unwrap();
+    for row in [winner.clone(), loser] {
+        store.backend().append(&key, row, true).await.unwrap();
+    }
+    let whole = store
+        .read("example/video", ReadOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(whole.num_rows(), 1);
+    assert_eq!(provenance(&whole), provenance(&winner));
+    let some = store
+        .read(
+            "example/video",
+            ReadOptions::new().columns(["sample_uid", columns::DATA_VERSION_BY_FIELD]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(some.num_columns(), 2);
+    assert_eq!(
+        column(&some, columns::DATA_VERSION_BY_FIELD),
+        column(&winner, columns::DATA_VERSION_BY_FIELD)
+    );
+    // the resolve reads the upstream without its provenance: it sees the same winner as a
+    // store holding the winner alone
+    let inc = store
+        .resolve_update("example/crop", ResolveOptions::new())
+        .await
+        .unwrap();
+    store.backend().drop_table(&key).await.unwrap();
+    store.backend().append(&key, winner, true).await.unwrap();
+    let alone = store
+        .resolve_update("example/crop", ResolveOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(inc.new.num_rows(), 1);
+    assert_eq!(
+        column(&inc.new, columns::PROVENANCE),
+        column(&alone.new, columns::PROVENANCE)
+    );
+}
+
 /// The row with the greatest `metaxy_updated_at` wins, whatever the storage order.
 pub async fn versioning_latest_by_timestamp(f: &dyn BackendFactory) {
     let store = store(f, items_graph()).await;

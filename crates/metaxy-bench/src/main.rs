@@ -58,6 +58,10 @@ struct Args {
     /// Phases to run (default both).
     #[arg(long, value_delimiter = ',', default_values_t = vec!["new".to_string(), "stale".to_string()])]
     phases: Vec<String>,
+    /// Leave the seeded file- and directory-based stores on disk (their directory is printed
+    /// to stderr), e.g. to query them with DuckDB's own tools or to profile a single scan.
+    #[arg(long)]
+    keep_stores: bool,
 }
 
 /// `key=value` of `--duckdb-setting`.
@@ -278,10 +282,15 @@ impl Factory {
         }
     }
 
-    async fn finish(&self) -> metaxy::Result<()> {
-        #[cfg(feature = "postgres")]
-        if let Factory::Postgres(s, _) = self {
-            s.drop_all().await?;
+    /// Removes what the run created, or with `keep` leaves the store directory in place.
+    async fn finish(self, keep: bool) -> metaxy::Result<()> {
+        match self {
+            Factory::Dir(_, dir, _) if keep => {
+                eprintln!("stores kept in {}", dir.keep().display());
+            }
+            #[cfg(feature = "postgres")]
+            Factory::Postgres(s, _) => s.drop_all().await?,
+            _ => {}
         }
         Ok(())
     }
@@ -439,7 +448,7 @@ async fn run() -> metaxy::Result<()> {
             })
         );
     }
-    factory.finish().await
+    factory.finish(args.keep_stores).await
 }
 
 #[tokio::main]

@@ -64,13 +64,15 @@ pub const UPSTREAM_DROPPED_COLUMNS: [&str; 6] = [
 
 /// System columns a resolve does not read from an upstream that selects nothing: the engine
 /// drops them before the join, and the read's deduplication adds back the ones it needs
-/// (`metaxy_updated_at`, `metaxy_deleted_at`, `metaxy_provenance`).
-pub const UPSTREAM_UNREAD_COLUMNS: [&str; 7] = [
+/// (`metaxy_updated_at`, `metaxy_deleted_at`; `metaxy_provenance` only to break a tie of
+/// timestamps, in a second scan).
+pub const UPSTREAM_UNREAD_COLUMNS: [&str; 8] = [
     FEATURE_VERSION,
     PROJECT_VERSION,
     CREATED_AT,
     MATERIALIZATION_ID,
     PROVENANCE_BY_FIELD,
+    PROVENANCE,
     DATA_VERSION,
     STALE_FIELDS,
 ];

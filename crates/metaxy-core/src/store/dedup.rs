@@ -3,7 +3,9 @@
 //!
 //! Ties (possible only between processes writing the same sample in the same microsecond)
 //! resolve deterministically to one whole row: a tombstone beats a live row, then the greater
-//! `metaxy_provenance`, then the row read last.
+//! `metaxy_provenance`, then the row read last. A read that does not need the provenance
+//! itself may scan without it ([`OnTie::NeedsProvenance`]) and scan again in the rare case
+//! of a tie: on a SQL store that string column is a large share of an upstream's scan.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
@@ -99,8 +101,21 @@ impl Order {
     }
 }
 
+/// What [`keep_latest_parts`] does with a tie of stamps when the parts have no
+/// `metaxy_provenance` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnTie {
+    /// Decide it anyway (the row read last wins): the table has no provenance to read.
+    Decide,
+    /// Give up (`Ok(None)`): the caller left the provenance out of its scan and scans again
+    /// with it.
+    NeedsProvenance,
+}
+
 /// The latest row of every group of `id_columns` over `parts` — the pieces a table was read
-/// in (its appends, a backend's chunks), all of one schema — as one batch.
+/// in (its appends, a backend's chunks), all of one schema — as one batch; `None` when two
+/// rows of a sample tie on their stamp, the parts have no `metaxy_provenance` to break the
+/// tie with and `on_tie` is [`OnTie::NeedsProvenance`].
 ///
 /// The parts are deduplicated where they lie: only the winning rows are copied, and when the
 /// winners are one run of one part (a feature rewritten in full, or written once in id order)
@@ -109,7 +124,8 @@ pub(crate) fn keep_latest_parts(
     parts: &[RecordBatch],
     id_columns: &[String],
     what: &str,
-) -> Result<RecordBatch> {
+    on_tie: OnTie,
+) -> Result<Option<RecordBatch>> {
     let Some(first) = parts.first() else {
         return Err(Error::InvalidArgument(format!(
             "{what}: the backend returned no batch for an existing table"
@@ -123,7 +139,7 @@ pub(crate) fn keep_latest_parts(
             _ => batches::concat_to(&schema, pieces),
         }
     };
-    let whole = || one_batch(parts);
+    let whole = || one_batch(parts).map(Some);
     if total <= 1 {
         return whole();
     }
@@ -147,6 +163,7 @@ pub(crate) fn keep_latest_parts(
         })
         .collect();
     let orders = || parts.iter().map(Order::of).collect::<Result<Vec<_>>>();
+    let mut tied = false;
 
     // One integer id column (the common case): its values as they lie in each part.
     let ints: Option<Vec<ScalarBuffer<u64>>> = key_arrays
@@ -165,9 +182,9 @@ pub(crate) fn keep_latest_parts(
             // ids numbered densely from some offset: a slot per id, no grouping of rows
             let orders = orders()?;
             let slot = |p: usize, local: usize, _| (ints[p][local] - min) as usize;
-            match latest_by_part_stamp(&orders, &starts, span, slot) {
+            match latest_by_part_stamp(&orders, &starts, span, slot, &mut tied) {
                 Some(best) => best,
-                None => latest_per_slot(&orders, &starts, span, slot),
+                None => latest_per_slot(&orders, &starts, span, slot, &mut tied),
             }
         }
         _ => {
@@ -179,12 +196,15 @@ pub(crate) fn keep_latest_parts(
             let orders = orders()?;
             let groups = grouping.num_groups();
             let slot = |_, _, row: usize| grouping.group_of_row[row] as usize;
-            match latest_by_part_stamp(&orders, &starts, groups, slot) {
+            match latest_by_part_stamp(&orders, &starts, groups, slot, &mut tied) {
                 Some(best) => best,
-                None => latest_per_slot(&orders, &starts, groups, slot),
+                None => latest_per_slot(&orders, &starts, groups, slot, &mut tied),
             }
         }
     };
+    if tied && on_tie == OnTie::NeedsProvenance && schema.column_with_name(PROVENANCE).is_none() {
+        return Ok(None);
+    }
     let (count, lo, hi) = winners_span(&best);
     if count == total {
         return whole();
@@ -202,16 +222,16 @@ pub(crate) fn keep_latest_parts(
                 (from < to).then(|| part.slice(from - start, to - from))
             })
             .collect();
-        return one_batch(&slices);
+        return one_batch(&slices).map(Some);
     }
     let picks: Vec<(usize, usize)> = in_row_order(&best, total)
         .iter()
         .map(|r| locate(&starts, *r as usize))
         .collect();
-    Ok(arrow_select::interleave::interleave_record_batch(
+    Ok(Some(arrow_select::interleave::interleave_record_batch(
         &parts.iter().collect::<Vec<_>>(),
         &picks,
-    )?)
+    )?))
 }
 
 /// A row number not taken by any row.
@@ -242,12 +262,14 @@ fn wins_tie(orders: &[Order], starts: &[usize], order: &Order, local: usize, bes
 }
 
 /// For each of `slots` samples, the row (numbered across the parts) that wins keep-latest, or
-/// NONE for a slot no row maps to. `slot_of(part, local row, row)` is a row's sample.
+/// NONE for a slot no row maps to. `slot_of(part, local row, row)` is a row's sample; `tied`
+/// is set when two rows of a slot share a stamp.
 fn latest_per_slot(
     orders: &[Order],
     starts: &[usize],
     slots: usize,
     slot_of: impl Fn(usize, usize, usize) -> usize,
+    tied: &mut bool,
 ) -> Vec<u32> {
     let mut best: Vec<u32> = vec![NONE; slots];
     let mut best_stamp: Vec<(i64, bool)> = vec![(i64::MIN, false); slots];
@@ -258,6 +280,7 @@ fn latest_per_slot(
             let wins = if best[g] == NONE || stamp > best_stamp[g] {
                 true
             } else if stamp == best_stamp[g] {
+                *tied = true;
                 wins_tie(orders, starts, order, local, best[g])
             } else {
                 false
@@ -283,6 +306,7 @@ fn latest_by_part_stamp(
     starts: &[usize],
     slots: usize,
     slot_of: impl Fn(usize, usize, usize) -> usize,
+    tied: &mut bool,
 ) -> Option<Vec<u32>> {
     let mut visit: Vec<((i64, bool), usize)> = Vec::with_capacity(orders.len());
     for (p, order) in orders.iter().enumerate() {
@@ -306,6 +330,7 @@ fn latest_by_part_stamp(
             let g = slot_of(p, local, row);
             let current = best[g];
             let wins = if current != NONE && best_rank[g] == rank {
+                *tied = true;
                 wins_tie(orders, starts, order, local, current)
             } else {
                 true
@@ -373,7 +398,16 @@ mod tests {
 
     fn latest(ids: &[i64], updated: &[i64]) -> Vec<(i64, i64)> {
         let b = batch(ids, updated);
-        rows(&keep_latest_parts(std::slice::from_ref(&b), &["id".to_string()], "test").unwrap())
+        rows(
+            &keep_latest_parts(
+                std::slice::from_ref(&b),
+                &["id".to_string()],
+                "test",
+                OnTie::Decide,
+            )
+            .unwrap()
+            .unwrap(),
+        )
     }
 
     #[test]
@@ -423,10 +457,14 @@ mod tests {
             write(&[2], &["z"], 9, true),
             write(&[3, 4], &["r", "s"], 4, false),
         ];
-        let out = keep_latest_parts(&parts, &id, "test").unwrap();
+        let out = keep_latest_parts(&parts, &id, "test", OnTie::Decide)
+            .unwrap()
+            .unwrap();
         let all = batches::concat_parts(&parts).unwrap();
         // one part with differing stamps is kept row by row: the same rows must win
-        let row_by_row = keep_latest_parts(std::slice::from_ref(&all), &id, "test").unwrap();
+        let row_by_row = keep_latest_parts(std::slice::from_ref(&all), &id, "test", OnTie::Decide)
+            .unwrap()
+            .unwrap();
         assert_eq!(out.columns(), row_by_row.columns());
         let provenance: Vec<&str> = out.column(3).as_string::<i32>().iter().flatten().collect();
         // id 0: "b" beats "a" in a tie; id 1: stamp 5 beats 3; id 2: the tombstone at 9;
@@ -440,9 +478,14 @@ mod tests {
                 write(&[0, 2], &[provenance[1], "y"], 1, false),
                 write(&[0], &["0"], 0, false),
             ];
-            let out = keep_latest_parts(&chunks, &id, "test").unwrap();
+            let out = keep_latest_parts(&chunks, &id, "test", OnTie::Decide)
+                .unwrap()
+                .unwrap();
             let all = batches::concat_parts(&chunks).unwrap();
-            let row_by_row = keep_latest_parts(std::slice::from_ref(&all), &id, "test").unwrap();
+            let row_by_row =
+                keep_latest_parts(std::slice::from_ref(&all), &id, "test", OnTie::Decide)
+                    .unwrap()
+                    .unwrap();
             assert_eq!(out.columns(), row_by_row.columns());
             assert_eq!(out.column(3).as_string::<i32>().value(1), wins);
         }
@@ -451,7 +494,13 @@ mod tests {
     #[test]
     fn parts_are_deduplicated_as_if_concatenated() {
         let id = ["id".to_string()];
-        let dedup = |parts: &[RecordBatch]| rows(&keep_latest_parts(parts, &id, "test").unwrap());
+        let dedup = |parts: &[RecordBatch]| {
+            rows(
+                &keep_latest_parts(parts, &id, "test", OnTie::Decide)
+                    .unwrap()
+                    .unwrap(),
+            )
+        };
         // a full rewrite in a second append: the second part, as it is
         let full = [batch(&[0, 1, 2], &[1, 1, 1]), batch(&[0, 1, 2], &[2, 2, 2])];
         assert_eq!(dedup(&full), vec![(0, 2), (1, 2), (2, 2)]);
@@ -490,8 +539,14 @@ mod tests {
                 ])
                 .unwrap()
             };
-            let out =
-                keep_latest_parts(&[part(0..cut), part(cut..ids.len())], &id, "test").unwrap();
+            let out = keep_latest_parts(
+                &[part(0..cut), part(cut..ids.len())],
+                &id,
+                "test",
+                OnTie::Decide,
+            )
+            .unwrap()
+            .unwrap();
             out.column(1)
                 .as_primitive::<TimestampMicrosecondType>()
                 .values()
@@ -517,8 +572,35 @@ mod tests {
             assert_eq!(spread_ids(&text, cut), expected, "text ids, cut at {cut}");
         }
         let tie = [batch(&[5], &[3]), batch(&[5], &[3])];
-        let out = keep_latest_parts(&tie, &id, "test").unwrap();
+        let out = keep_latest_parts(&tie, &id, "test", OnTie::Decide)
+            .unwrap()
+            .unwrap();
         assert_eq!(out.num_rows(), 1);
-        assert!(keep_latest_parts(&[], &id, "test").is_err());
+        assert!(keep_latest_parts(&[], &id, "test", OnTie::Decide).is_err());
+    }
+
+    #[test]
+    fn a_tie_without_provenance_asks_for_it_and_only_a_tie_does() {
+        let id = ["id".to_string()];
+        let lazy =
+            |parts: &[RecordBatch]| keep_latest_parts(parts, &id, "test", OnTie::NeedsProvenance);
+        // ties across writes (both stamp paths: whole writes, and rows of mixed stamps)
+        let tie = [batch(&[1, 5], &[3, 3]), batch(&[5], &[3])];
+        assert!(lazy(&tie).unwrap().is_none());
+        let mixed = [batch(&[1, 5, 5], &[2, 3, 3])];
+        assert!(lazy(&mixed).unwrap().is_none());
+        // duplicates with distinct stamps, and no duplicates: decided without provenance
+        let rewrite = [batch(&[1, 5], &[3, 3]), batch(&[5, 1], &[4, 4])];
+        assert_eq!(
+            rows(&lazy(&rewrite).unwrap().unwrap()),
+            vec![(5, 4), (1, 4)]
+        );
+        let mixed = [batch(&[1, 5, 5], &[2, 3, 4])];
+        assert_eq!(rows(&lazy(&mixed).unwrap().unwrap()), vec![(1, 2), (5, 4)]);
+        // with the provenance read, the same tie is decided by it (the greater wins)
+        let with = [write(&[5], &["b"], 3, false), write(&[5], &["a"], 3, false)];
+        let out = lazy(&with).unwrap().unwrap();
+        let p: &StringArray = out.column_by_name(PROVENANCE).unwrap().as_string();
+        assert_eq!(p.value(0), "b");
     }
 }

@@ -6,7 +6,8 @@ use std::pin::Pin;
 use arrow_array::RecordBatch;
 use tracing::Instrument;
 
-use super::{MetadataStore, ReadOptions, dedup};
+use super::dedup::{self, OnTie};
+use super::{MetadataStore, ReadOptions};
 use crate::backend::{AccessMode, ScanRequest};
 use crate::batches;
 use crate::columns::{DELETED_AT, FEATURE_VERSION, PROVENANCE, UPDATED_AT};
@@ -112,43 +113,70 @@ impl MetadataStore {
                 }
             }
         }
-        let columns = options.columns.as_ref().map(|requested| {
-            let mut needed: Vec<String> = requested.clone();
-            let extra = id_columns
-                .iter()
-                .cloned()
-                // what keep-latest orders by (provenance breaks timestamp ties)
-                .chain([UPDATED_AT, DELETED_AT, PROVENANCE].map(str::to_string))
-                .chain(post_filters.iter().flat_map(|f| f.columns()));
-            for c in extra {
-                if !needed.contains(&c) {
-                    needed.push(c);
+        // What keep-latest orders by; the provenance, which only breaks ties of timestamps,
+        // is left out of the scan when the caller does not want it, and read in a second scan
+        // only if a tie comes up.
+        let with_columns = |tie_break: bool| {
+            options.columns.as_ref().map(|requested| {
+                let mut needed: Vec<String> = requested.clone();
+                let extra = id_columns
+                    .iter()
+                    .cloned()
+                    .chain([UPDATED_AT, DELETED_AT].map(str::to_string))
+                    .chain(tie_break.then(|| PROVENANCE.to_string()))
+                    .chain(post_filters.iter().flat_map(|f| f.columns()));
+                for c in extra {
+                    if !needed.contains(&c) {
+                        needed.push(c);
+                    }
                 }
-            }
-            needed
-        });
-        let request = ScanRequest {
-            columns,
-            filter: Expr::conjunction(scan_filters),
+                needed
+            })
         };
-        let scanned = self
-            .backend()
-            .scan_parts(key, &request)
-            .instrument(tracing::debug_span!("scan", feature = %key))
-            .await?;
-        let Some(parts) = scanned else {
+        let filter = Expr::conjunction(scan_filters);
+        let scan = |columns: Option<Vec<String>>| {
+            let request = ScanRequest {
+                columns,
+                filter: filter.clone(),
+            };
+            async move {
+                self.backend()
+                    .scan_parts(key, &request)
+                    .instrument(tracing::debug_span!("scan", feature = %key))
+                    .await
+            }
+        };
+        let what = format!("the stored metadata of `{key}`");
+        let keep_latest = |parts: &[arrow_array::RecordBatch], on_tie| {
+            let rows: usize = parts.iter().map(|p| p.num_rows()).sum();
+            let _span = tracing::debug_span!("keep_latest", rows).entered();
+            dedup::keep_latest_parts(parts, id_columns, &what, on_tie)
+        };
+        let lazy_tie_break = !options.with_sample_history
+            && options
+                .columns
+                .as_ref()
+                .is_some_and(|c| !c.iter().any(|c| c == PROVENANCE));
+        let Some(parts) = scan(with_columns(!lazy_tie_break)).await? else {
             return Ok(None);
         };
         let mut batch = if options.with_sample_history {
             batches::concat_parts(&parts)?
+        } else if !lazy_tie_break {
+            keep_latest(&parts, OnTie::Decide)?.ok_or_else(|| {
+                Error::InvalidArgument(format!("{what}: keep-latest gave no result"))
+            })?
+        } else if let Some(batch) = keep_latest(&parts, OnTie::NeedsProvenance)? {
+            batch
         } else {
-            let rows: usize = parts.iter().map(|p| p.num_rows()).sum();
-            let _span = tracing::debug_span!("keep_latest", rows).entered();
-            dedup::keep_latest_parts(
-                &parts,
-                id_columns,
-                &format!("the stored metadata of `{key}`"),
-            )?
+            drop(parts);
+            tracing::debug!(feature = %key, "a tie of timestamps: scanning again with the provenance");
+            let Some(parts) = scan(with_columns(true)).await? else {
+                return Ok(None);
+            };
+            keep_latest(&parts, OnTie::Decide)?.ok_or_else(|| {
+                Error::InvalidArgument(format!("{what}: keep-latest gave no result"))
+            })?
         };
         if !options.include_soft_deleted && batch.num_rows() > 0 {
             let live = Expr::IsNull {
