@@ -68,6 +68,7 @@ pub async fn resolve_root_with_samples(f: &dyn BackendFactory) {
         .map(|r| r[columns::PROVENANCE].clone())
         .collect();
     assert_eq!(first, vec![json!(expected)]);
+    let samples_again = samples.clone();
     store.write("example/video", samples).await.unwrap();
     let next = video_rows(&[(1, "a1", "f1"), (2, "a2x", "f2"), (4, "a4", "f4")]);
     let inc = store
@@ -77,6 +78,38 @@ pub async fn resolve_root_with_samples(f: &dyn BackendFactory) {
     assert_eq!(int_set(&inc.new, "sample_uid"), set([4]));
     assert_eq!(int_set(&inc.stale, "sample_uid"), set([2]));
     assert_eq!(int_set(&inc.orphaned, "sample_uid"), set([3]));
+    // an orphan is the stored row, data versions included (read again for the orphans), and
+    // a resolve without orphans returns an empty frame of the same columns
+    let stored = store.read("example/video", ReadOptions::new()).await.unwrap();
+    let stored_3: Vec<Value> = rows(&stored)
+        .into_iter()
+        .filter(|r| r["sample_uid"] == json!(3))
+        .flat_map(|r| {
+            [
+                r[columns::DATA_VERSION_BY_FIELD].clone(),
+                r[columns::DATA_VERSION].clone(),
+            ]
+        })
+        .collect();
+    let orphan_3: Vec<Value> = rows(&inc.orphaned)
+        .into_iter()
+        .flat_map(|r| {
+            [
+                r[columns::DATA_VERSION_BY_FIELD].clone(),
+                r[columns::DATA_VERSION].clone(),
+            ]
+        })
+        .collect();
+    assert_eq!(orphan_3, stored_3);
+    let none = store
+        .resolve_update(
+            "example/video",
+            ResolveOptions::new().samples(samples_again.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(none.orphaned.num_rows(), 0);
+    assert_eq!(none.orphaned.schema(), inc.orphaned.schema());
     assert_eq!(
         stale_fields(&inc.stale),
         vec![(2, vec!["audio".to_string()])]

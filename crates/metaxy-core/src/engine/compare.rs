@@ -20,6 +20,7 @@ use crate::increment::Increment;
 use crate::keys::{self, Grouping};
 
 /// What the comparison needs besides the two frames.
+#[derive(Clone, Copy)]
 pub(crate) struct CompareInput<'a> {
     /// The feature (for messages).
     pub feature: &'a str,

@@ -93,11 +93,24 @@ impl MetadataStore {
         {
             return Ok(increment);
         }
+        // The comparison needs the stored ids, provenance and timestamps; the stored data
+        // versions appear only in `orphaned` (stored rows), so they are left out of the first
+        // read and read, with the rest, only when there are orphans (below). On a SQL store
+        // they are two of the four strings of every stored row.
+        let predicate_columns: Vec<String> = predicate.iter().flat_map(|p| p.columns()).collect();
+        let lean_columns: Vec<String> = cur_columns
+            .iter()
+            .filter(|c| {
+                !matches!(c.as_str(), DATA_VERSION_BY_FIELD | DATA_VERSION)
+                    || predicate_columns.contains(c)
+            })
+            .cloned()
+            .collect();
         // The stored side and every upstream are read at once: a backend that runs its
         // queries on threads of its own (DuckDB, the remote stores) overlaps them.
         let current_options = ReadOptions {
             filters: target_side.clone(),
-            columns: Some(cur_columns),
+            columns: Some(lean_columns.clone()),
             allow_fallback: false,
             ..ReadOptions::default()
         };
@@ -167,18 +180,39 @@ impl MetadataStore {
             });
         }
         let field_keys: Vec<String> = spec.fields.iter().map(|f| f.key.to_struct_key()).collect();
-        let _compare = tracing::debug_span!("compare", feature = %key).entered();
-        engine::compare(
-            CompareInput {
-                feature: &key.to_string(),
-                join_columns: &plan.join_columns,
-                collapse: plan.has_expansion(),
-                predicate: predicate.as_ref(),
-                field_keys: &field_keys,
-            },
-            expected,
-            current,
-        )
+        let feature = key.to_string();
+        let input = CompareInput {
+            feature: &feature,
+            join_columns: &plan.join_columns,
+            collapse: plan.has_expansion(),
+            predicate: predicate.as_ref(),
+            field_keys: &field_keys,
+        };
+        let increment = tracing::debug_span!("compare", feature = %key)
+            .in_scope(|| engine::compare(input, expected.clone(), current))?;
+        if lean_columns.len() == cur_columns.len() {
+            return Ok(increment);
+        }
+        if increment.orphaned.num_rows() == 0 {
+            // the orphaned frame keeps the stored columns' schema even when empty
+            let orphaned = with_stored_schema(&increment.orphaned, &cur_columns, &expected)?;
+            return Ok(Increment {
+                orphaned,
+                ..increment
+            });
+        }
+        // Orphans: the stored rows, whole. Read again with every column and compare again
+        // (rare: an upstream lost samples, or a filter moved them out).
+        let full_options = ReadOptions {
+            columns: Some(cur_columns),
+            ..current_options
+        };
+        let current = self
+            .read_local(graph, &key, &full_options)
+            .instrument(tracing::debug_span!("read_current_for_orphans", feature = %key))
+            .await?;
+        tracing::debug_span!("compare", feature = %key)
+            .in_scope(|| engine::compare(input, expected, current))
     }
 }
 
@@ -327,6 +361,28 @@ impl MetadataStore {
                 .collect(),
         ))
     }
+}
+
+/// An empty `orphaned` frame read without the stored data versions, as if read with them:
+/// `columns` in their order, the missing ones typed as in the expected frame (which has all
+/// four versioning columns).
+fn with_stored_schema(
+    orphaned: &RecordBatch,
+    columns: &[String],
+    expected: &RecordBatch,
+) -> Result<RecordBatch> {
+    let fields: Vec<Field> = columns
+        .iter()
+        .filter_map(|c| {
+            orphaned
+                .schema_ref()
+                .field_with_name(c)
+                .or_else(|_| expected.schema_ref().field_with_name(c))
+                .ok()
+                .map(|f| f.clone().with_nullable(true))
+        })
+        .collect();
+    Ok(RecordBatch::new_empty(Arc::new(Schema::new(fields))))
 }
 
 /// The upstream columns a dependency needs (`None`: all, when it selects nothing).
