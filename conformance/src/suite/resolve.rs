@@ -80,7 +80,10 @@ pub async fn resolve_root_with_samples(f: &dyn BackendFactory) {
     assert_eq!(int_set(&inc.orphaned, "sample_uid"), set([3]));
     // an orphan is the stored row, data versions included (read again for the orphans), and
     // a resolve without orphans returns an empty frame of the same columns
-    let stored = store.read("example/video", ReadOptions::new()).await.unwrap();
+    let stored = store
+        .read("example/video", ReadOptions::new())
+        .await
+        .unwrap();
     let stored_3: Vec<Value> = rows(&stored)
         .into_iter()
         .filter(|r| r["sample_uid"] == json!(3))
