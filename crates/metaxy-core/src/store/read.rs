@@ -152,6 +152,12 @@ impl MetadataStore {
             let _span = tracing::debug_span!("keep_latest", rows).entered();
             dedup::keep_latest_parts(parts, id_columns, &what, on_tie)
         };
+        // `OnTie::Decide` always decides; the error is for the impossible case only
+        let decided = |parts: &[arrow_array::RecordBatch]| {
+            keep_latest(parts, OnTie::Decide)?.ok_or_else(|| {
+                Error::InvalidArgument(format!("{what}: keep-latest decided no tie"))
+            })
+        };
         let lazy_tie_break = !options.with_sample_history
             && options
                 .columns
@@ -163,9 +169,7 @@ impl MetadataStore {
         let mut batch = if options.with_sample_history {
             batches::concat_parts(&parts)?
         } else if !lazy_tie_break {
-            keep_latest(&parts, OnTie::Decide)?.ok_or_else(|| {
-                Error::InvalidArgument(format!("{what}: keep-latest gave no result"))
-            })?
+            decided(&parts)?
         } else if let Some(batch) = keep_latest(&parts, OnTie::NeedsProvenance)? {
             batch
         } else {
@@ -174,9 +178,7 @@ impl MetadataStore {
             let Some(parts) = scan(with_columns(true)).await? else {
                 return Ok(None);
             };
-            keep_latest(&parts, OnTie::Decide)?.ok_or_else(|| {
-                Error::InvalidArgument(format!("{what}: keep-latest gave no result"))
-            })?
+            decided(&parts)?
         };
         if !options.include_soft_deleted && batch.num_rows() > 0 {
             let live = Expr::IsNull {
