@@ -188,9 +188,11 @@ impl MetadataStore {
             predicate: predicate.as_ref(),
             field_keys: &field_keys,
         };
+        let stored = current.is_some();
         let increment = tracing::debug_span!("compare", feature = %key)
             .in_scope(|| engine::compare(input, expected.clone(), current))?;
-        if lean_columns.len() == cur_columns.len() {
+        if !stored || lean_columns.len() == cur_columns.len() {
+            // nothing stored: nothing orphaned, in the frame the comparison builds for that
             return Ok(increment);
         }
         if increment.orphaned.num_rows() == 0 {
