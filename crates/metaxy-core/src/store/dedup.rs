@@ -4,7 +4,7 @@
 //! Ties (possible only between processes writing the same sample in the same microsecond)
 //! resolve deterministically to one whole row: a tombstone beats a live row, then the greater
 //! `metaxy_provenance`, then the row read last. A read that does not need the provenance
-//! itself may scan without it ([`OnTie::NeedsProvenance`]) and scan again in the rare case
+//! itself may scan without it ([`keep_latest_unless_tied`]) and scan again in the rare case
 //! of a tie: on a SQL store that string column is a large share of an upstream's scan.
 
 use arrow_array::cast::AsArray;
@@ -101,10 +101,10 @@ impl Order {
     }
 }
 
-/// What [`keep_latest_parts`] does with a tie of stamps when the parts have no
+/// What [`keep_latest`] does with a tie of stamps when the parts have no
 /// `metaxy_provenance` column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OnTie {
+enum OnTie {
     /// Decide it anyway (the row read last wins): the table has no provenance to read.
     Decide,
     /// Give up (`Ok(None)`): the caller left the provenance out of its scan and scans again
@@ -113,14 +113,32 @@ pub(crate) enum OnTie {
 }
 
 /// The latest row of every group of `id_columns` over `parts` — the pieces a table was read
-/// in (its appends, a backend's chunks), all of one schema — as one batch; `None` when two
-/// rows of a sample tie on their stamp, the parts have no `metaxy_provenance` to break the
-/// tie with and `on_tie` is [`OnTie::NeedsProvenance`].
+/// in (its appends, a backend's chunks), all of one schema — as one batch.
 ///
 /// The parts are deduplicated where they lie: only the winning rows are copied, and when the
 /// winners are one run of one part (a feature rewritten in full, or written once in id order)
 /// nothing is copied at all.
 pub(crate) fn keep_latest_parts(
+    parts: &[RecordBatch],
+    id_columns: &[String],
+    what: &str,
+) -> Result<RecordBatch> {
+    keep_latest(parts, id_columns, what, OnTie::Decide)?
+        .ok_or_else(|| Error::InvalidArgument(format!("{what}: keep-latest left a tie undecided")))
+}
+
+/// [`keep_latest_parts`] of parts read without `metaxy_provenance`: `None` when two rows of a
+/// sample tie on their stamp, so that the caller reads again with the provenance.
+pub(crate) fn keep_latest_unless_tied(
+    parts: &[RecordBatch],
+    id_columns: &[String],
+    what: &str,
+) -> Result<Option<RecordBatch>> {
+    keep_latest(parts, id_columns, what, OnTie::NeedsProvenance)
+}
+
+/// [`keep_latest_parts`], giving up on a tie it cannot break when `on_tie` says so.
+fn keep_latest(
     parts: &[RecordBatch],
     id_columns: &[String],
     what: &str,
@@ -398,16 +416,7 @@ mod tests {
 
     fn latest(ids: &[i64], updated: &[i64]) -> Vec<(i64, i64)> {
         let b = batch(ids, updated);
-        rows(
-            &keep_latest_parts(
-                std::slice::from_ref(&b),
-                &["id".to_string()],
-                "test",
-                OnTie::Decide,
-            )
-            .unwrap()
-            .unwrap(),
-        )
+        rows(&keep_latest_parts(std::slice::from_ref(&b), &["id".to_string()], "test").unwrap())
     }
 
     #[test]
@@ -457,14 +466,10 @@ mod tests {
             write(&[2], &["z"], 9, true),
             write(&[3, 4], &["r", "s"], 4, false),
         ];
-        let out = keep_latest_parts(&parts, &id, "test", OnTie::Decide)
-            .unwrap()
-            .unwrap();
+        let out = keep_latest_parts(&parts, &id, "test").unwrap();
         let all = batches::concat_parts(&parts).unwrap();
         // one part with differing stamps is kept row by row: the same rows must win
-        let row_by_row = keep_latest_parts(std::slice::from_ref(&all), &id, "test", OnTie::Decide)
-            .unwrap()
-            .unwrap();
+        let row_by_row = keep_latest_parts(std::slice::from_ref(&all), &id, "test").unwrap();
         assert_eq!(out.columns(), row_by_row.columns());
         let provenance: Vec<&str> = out.column(3).as_string::<i32>().iter().flatten().collect();
         // id 0: "b" beats "a" in a tie; id 1: stamp 5 beats 3; id 2: the tombstone at 9;
@@ -478,14 +483,9 @@ mod tests {
                 write(&[0, 2], &[provenance[1], "y"], 1, false),
                 write(&[0], &["0"], 0, false),
             ];
-            let out = keep_latest_parts(&chunks, &id, "test", OnTie::Decide)
-                .unwrap()
-                .unwrap();
+            let out = keep_latest_parts(&chunks, &id, "test").unwrap();
             let all = batches::concat_parts(&chunks).unwrap();
-            let row_by_row =
-                keep_latest_parts(std::slice::from_ref(&all), &id, "test", OnTie::Decide)
-                    .unwrap()
-                    .unwrap();
+            let row_by_row = keep_latest_parts(std::slice::from_ref(&all), &id, "test").unwrap();
             assert_eq!(out.columns(), row_by_row.columns());
             assert_eq!(out.column(3).as_string::<i32>().value(1), wins);
         }
@@ -494,13 +494,7 @@ mod tests {
     #[test]
     fn parts_are_deduplicated_as_if_concatenated() {
         let id = ["id".to_string()];
-        let dedup = |parts: &[RecordBatch]| {
-            rows(
-                &keep_latest_parts(parts, &id, "test", OnTie::Decide)
-                    .unwrap()
-                    .unwrap(),
-            )
-        };
+        let dedup = |parts: &[RecordBatch]| rows(&keep_latest_parts(parts, &id, "test").unwrap());
         // a full rewrite in a second append: the second part, as it is
         let full = [batch(&[0, 1, 2], &[1, 1, 1]), batch(&[0, 1, 2], &[2, 2, 2])];
         assert_eq!(dedup(&full), vec![(0, 2), (1, 2), (2, 2)]);
@@ -539,14 +533,8 @@ mod tests {
                 ])
                 .unwrap()
             };
-            let out = keep_latest_parts(
-                &[part(0..cut), part(cut..ids.len())],
-                &id,
-                "test",
-                OnTie::Decide,
-            )
-            .unwrap()
-            .unwrap();
+            let out =
+                keep_latest_parts(&[part(0..cut), part(cut..ids.len())], &id, "test").unwrap();
             out.column(1)
                 .as_primitive::<TimestampMicrosecondType>()
                 .values()
@@ -572,18 +560,15 @@ mod tests {
             assert_eq!(spread_ids(&text, cut), expected, "text ids, cut at {cut}");
         }
         let tie = [batch(&[5], &[3]), batch(&[5], &[3])];
-        let out = keep_latest_parts(&tie, &id, "test", OnTie::Decide)
-            .unwrap()
-            .unwrap();
+        let out = keep_latest_parts(&tie, &id, "test").unwrap();
         assert_eq!(out.num_rows(), 1);
-        assert!(keep_latest_parts(&[], &id, "test", OnTie::Decide).is_err());
+        assert!(keep_latest_parts(&[], &id, "test").is_err());
     }
 
     #[test]
     fn a_tie_without_provenance_asks_for_it_and_only_a_tie_does() {
         let id = ["id".to_string()];
-        let lazy =
-            |parts: &[RecordBatch]| keep_latest_parts(parts, &id, "test", OnTie::NeedsProvenance);
+        let lazy = |parts: &[RecordBatch]| keep_latest_unless_tied(parts, &id, "test");
         // ties across writes (both stamp paths: whole writes, and rows of mixed stamps)
         let tie = [batch(&[1, 5], &[3, 3]), batch(&[5], &[3])];
         assert!(lazy(&tie).unwrap().is_none());

@@ -6,8 +6,7 @@ use std::pin::Pin;
 use arrow_array::RecordBatch;
 use tracing::Instrument;
 
-use super::dedup::{self, OnTie};
-use super::{MetadataStore, ReadOptions};
+use super::{MetadataStore, ReadOptions, dedup};
 use crate::backend::{AccessMode, ScanRequest};
 use crate::batches;
 use crate::columns::{DELETED_AT, FEATURE_VERSION, PROVENANCE, UPDATED_AT};
@@ -147,16 +146,9 @@ impl MetadataStore {
             }
         };
         let what = format!("the stored metadata of `{key}`");
-        let keep_latest = |parts: &[arrow_array::RecordBatch], on_tie| {
+        let span = |parts: &[RecordBatch]| {
             let rows: usize = parts.iter().map(|p| p.num_rows()).sum();
-            let _span = tracing::debug_span!("keep_latest", rows).entered();
-            dedup::keep_latest_parts(parts, id_columns, &what, on_tie)
-        };
-        // `OnTie::Decide` always decides; the error is for the impossible case only
-        let decided = |parts: &[arrow_array::RecordBatch]| {
-            keep_latest(parts, OnTie::Decide)?.ok_or_else(|| {
-                Error::InvalidArgument(format!("{what}: keep-latest decided no tie"))
-            })
+            tracing::debug_span!("keep_latest", rows)
         };
         let lazy_tie_break = !options.with_sample_history
             && options
@@ -169,8 +161,10 @@ impl MetadataStore {
         let mut batch = if options.with_sample_history {
             batches::concat_parts(&parts)?
         } else if !lazy_tie_break {
-            decided(&parts)?
-        } else if let Some(batch) = keep_latest(&parts, OnTie::NeedsProvenance)? {
+            span(&parts).in_scope(|| dedup::keep_latest_parts(&parts, id_columns, &what))?
+        } else if let Some(batch) =
+            span(&parts).in_scope(|| dedup::keep_latest_unless_tied(&parts, id_columns, &what))?
+        {
             batch
         } else {
             drop(parts);
@@ -178,7 +172,7 @@ impl MetadataStore {
             let Some(parts) = scan(with_columns(true)).await? else {
                 return Ok(None);
             };
-            decided(&parts)?
+            span(&parts).in_scope(|| dedup::keep_latest_parts(&parts, id_columns, &what))?
         };
         if !options.include_soft_deleted && batch.num_rows() > 0 {
             let live = Expr::IsNull {

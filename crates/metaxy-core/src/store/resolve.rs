@@ -197,7 +197,7 @@ impl MetadataStore {
         }
         if increment.orphaned.num_rows() == 0 {
             // the orphaned frame keeps the stored columns' schema even when empty
-            let orphaned = with_stored_schema(&increment.orphaned, &cur_columns, &expected)?;
+            let orphaned = with_stored_schema(&increment.orphaned, &cur_columns, &expected);
             return Ok(Increment {
                 orphaned,
                 ..increment
@@ -372,7 +372,7 @@ fn with_stored_schema(
     orphaned: &RecordBatch,
     columns: &[String],
     expected: &RecordBatch,
-) -> Result<RecordBatch> {
+) -> RecordBatch {
     let fields: Vec<Field> = columns
         .iter()
         .filter_map(|c| {
@@ -384,7 +384,7 @@ fn with_stored_schema(
                 .map(|f| f.clone().with_nullable(true))
         })
         .collect();
-    Ok(RecordBatch::new_empty(Arc::new(Schema::new(fields))))
+    RecordBatch::new_empty(Arc::new(Schema::new(fields)))
 }
 
 /// The upstream columns a dependency needs (`None`: all, when it selects nothing).
