@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, TimestampMicrosecondArray};
-use metaxy_core::{AccessMode, HashAlgorithm, ReadOptions, ResolveOptions, batches, columns};
+use metaxy_core::{
+    AccessMode, DeleteOptions, Expr, HashAlgorithm, ReadOptions, ResolveOptions, batches, columns,
+};
 use serde_json::json;
 
 use super::*;
@@ -276,6 +278,113 @@ pub async fn versioning_timestamp_tie_broken_by_provenance(f: &dyn BackendFactor
         column(&inc.new, columns::PROVENANCE),
         column(&alone.new, columns::PROVENANCE)
     );
+}
+
+/// A feature rewritten in full, then partly soft-deleted and extended: a store that filters
+/// in its engine reads only the rows from the winners' oldest write on (the narrowed read),
+/// and every read — whole, some columns, with the deleted samples, a resolve's upstream
+/// read — sees exactly the latest rows, as a store holding only them does.
+pub async fn versioning_rewrite_read_from_the_newest_writes(f: &dyn BackendFactory) {
+    let store = store(f, video_graph()).await;
+    let _g = store.open(AccessMode::Write).await.unwrap();
+    let first: Vec<(i64, String, String)> = (1..=8)
+        .map(|i| (i, format!("a{i}"), format!("f{i}")))
+        .collect();
+    let second: Vec<(i64, String, String)> = (1..=8)
+        .map(|i| (i, format!("b{i}"), format!("g{i}")))
+        .collect();
+    let added: Vec<(i64, String, String)> = (9..=10)
+        .map(|i| (i, format!("c{i}"), format!("h{i}")))
+        .collect();
+    let rows = |r: &[(i64, String, String)]| {
+        video_rows(
+            &r.iter()
+                .map(|(i, a, f)| (*i, a.as_str(), f.as_str()))
+                .collect::<Vec<_>>(),
+        )
+    };
+    for batch in [&first, &second] {
+        store.write("example/video", rows(batch)).await.unwrap();
+    }
+    let gone = Expr::parse("sample_uid <= 2").unwrap();
+    store
+        .delete("example/video", Some(gone), DeleteOptions::soft())
+        .await
+        .unwrap();
+    store.write("example/video", rows(&added)).await.unwrap();
+    // 20 stored rows, 10 of them winners from the second write on
+    let history = store
+        .read(
+            "example/video",
+            ReadOptions::new()
+                .with_sample_history(true)
+                .include_soft_deleted(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(history.num_rows(), 20);
+
+    let live: Vec<(i64, String, String)> = second[2..].iter().chain(&added).cloned().collect();
+    let audio = |b: &RecordBatch| -> Vec<(i64, Value)> {
+        let mut v: Vec<(i64, Value)> = column(b, "sample_uid")
+            .into_iter()
+            .zip(column(b, columns::PROVENANCE_BY_FIELD))
+            .map(|(id, p)| (id.as_i64().unwrap(), p["audio"].clone()))
+            .collect();
+        v.sort_by_key(|(id, _)| *id);
+        v
+    };
+    let whole = store
+        .read("example/video", ReadOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(whole.num_rows(), 8);
+    let some = store
+        .read(
+            "example/video",
+            ReadOptions::new().columns(["sample_uid", columns::PROVENANCE_BY_FIELD]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(some.num_columns(), 2);
+    assert_eq!(audio(&some), audio(&whole));
+    let with_deleted = store
+        .read(
+            "example/video",
+            ReadOptions::new().include_soft_deleted(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(with_deleted.num_rows(), 10);
+    let inc = store
+        .resolve_update("example/crop", ResolveOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(inc.new.num_rows(), 8);
+
+    // the same reads of a store holding only the latest rows
+    let key: metaxy_core::FeatureKey = "example/video".parse().unwrap();
+    store.backend().drop_table(&key).await.unwrap();
+    store.write("example/video", rows(&live)).await.unwrap();
+    let alone = store
+        .read("example/video", ReadOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(audio(&whole), audio(&alone));
+    let alone_inc = store
+        .resolve_update("example/crop", ResolveOptions::new())
+        .await
+        .unwrap();
+    let provenance = |b: &RecordBatch| {
+        let mut v: Vec<(i64, Value)> = column(b, "sample_uid")
+            .into_iter()
+            .zip(column(b, columns::PROVENANCE))
+            .map(|(id, p)| (id.as_i64().unwrap(), p))
+            .collect();
+        v.sort_by_key(|(id, _)| *id);
+        v
+    };
+    assert_eq!(provenance(&inc.new), provenance(&alone_inc.new));
 }
 
 /// The row with the greatest `metaxy_updated_at` wins, whatever the storage order.

@@ -9,6 +9,7 @@
 mod clock;
 mod dedup;
 mod delete;
+mod narrow;
 mod options;
 mod read;
 mod rebase;
