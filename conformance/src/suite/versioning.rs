@@ -280,10 +280,9 @@ pub async fn versioning_timestamp_tie_broken_by_provenance(f: &dyn BackendFactor
     );
 }
 
-/// A feature rewritten in full, then partly soft-deleted and extended: a store that filters
-/// in its engine reads only the rows from the winners' oldest write on (the narrowed read),
-/// and every read — whole, some columns, with the deleted samples, a resolve's upstream
-/// read — sees exactly the latest rows, as a store holding only them does.
+/// A feature rewritten in full, then partly soft-deleted and extended: every read — whole,
+/// some columns, with the deleted samples, a resolve's upstream read — sees exactly the
+/// latest rows, as a store holding only them does.
 pub async fn versioning_rewrite_read_from_the_newest_writes(f: &dyn BackendFactory) {
     let store = store(f, video_graph()).await;
     let _g = store.open(AccessMode::Write).await.unwrap();
@@ -312,7 +311,7 @@ pub async fn versioning_rewrite_read_from_the_newest_writes(f: &dyn BackendFacto
         .await
         .unwrap();
     store.write("example/video", rows(&added)).await.unwrap();
-    // 20 stored rows, 10 of them winners from the second write on
+    // 20 stored rows: two writes of 8, 2 tombstones, 2 new samples
     let history = store
         .read(
             "example/video",

@@ -1,7 +1,6 @@
 //! [`DuckDbBackend`]: metaxy's storage verbs on a DuckDB database.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arrow_array::RecordBatch;
@@ -535,31 +534,23 @@ fn scan_parts(
 struct Split {
     /// Tables with fewer rows are read by one query.
     min_rows: i64,
-    /// Ranges of row ids the table is cut into.
+    /// At most this many ranges (and threads).
     ranges: usize,
-    /// Threads (and connections) reading them, each taking the next unread range.
-    threads: usize,
 }
 
 impl Split {
-    /// Tables of a million rows and more: one thread per core (at most eight), four ranges
-    /// per thread, so that a filter that keeps only part of the table (a narrowed read keeps
-    /// its newest rows, which lie at its end) still spreads its rows over every thread.
+    /// Tables of a million rows and more, one range per core (at most eight).
     fn for_this_machine() -> Split {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Split {
             min_rows: 1 << 20,
-            ranges: if threads < 2 { 1 } else { 4 * threads },
-            threads,
+            ranges: cores.min(8),
         }
     }
 }
 
 /// Runs `select_sql` (`SELECT ... FROM table`) with `filter`: on a large table, as one query
-/// per range of row ids, the ranges shared out to threads with a connection each, results
-/// in row-id order.
+/// per range of row ids, each on its own connection and thread, results in row-id order.
 ///
 /// DuckDB converts a result to Arrow on the thread that fetches it, one 2,048-row chunk at a
 /// time; for a scan of millions of rows that conversion, not the scan, is most of the time,
@@ -621,49 +612,27 @@ fn scan_ranges(
         let (sql, params) = range_query(0);
         return query_parts(conn, &sql, params, name);
     }
-    let others = (1..split.threads.clamp(1, ranges))
-        .map(|_| conn.try_clone().map_err(|e| db_err(name, e)))
+    let others = (1..ranges)
+        .map(|k| {
+            let conn = conn.try_clone().map_err(|e| db_err(name, e))?;
+            Ok((conn, range_query(k)))
+        })
         .collect::<Result<Vec<_>>>()?;
-    let next = AtomicUsize::new(0);
-    // each thread reads the next unread range until none is left (or one failed)
-    let work = |conn: &Connection| -> Vec<(usize, Result<Vec<RecordBatch>>)> {
-        let mut done = Vec::new();
-        loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            if k >= ranges {
-                return done;
-            }
-            let (sql, params) = range_query(k);
-            let result = query_parts(conn, &sql, params, name);
-            let failed = result.is_err();
-            done.push((k, result));
-            if failed {
-                next.store(ranges, Ordering::Relaxed);
-                return done;
-            }
-        }
-    };
-    let mut results: Vec<(usize, Result<Vec<RecordBatch>>)> = std::thread::scope(|s| {
-        let work = &work;
+    let results: Vec<Result<Vec<RecordBatch>>> = std::thread::scope(|s| {
         let handles: Vec<_> = others
             .into_iter()
-            .map(|conn| s.spawn(move || work(&conn)))
+            .map(|(conn, (sql, params))| s.spawn(move || query_parts(&conn, &sql, params, name)))
             .collect();
-        let mut results = work(conn);
-        for h in handles {
-            match h.join() {
-                Ok(done) => results.extend(done),
-                Err(_) => results.push((
-                    0,
-                    Err(Error::backend(name.to_string(), "a scan thread panicked")),
-                )),
-            }
-        }
+        let (sql, params) = range_query(0);
+        let mut results = vec![query_parts(conn, &sql, params, name)];
+        results.extend(handles.into_iter().map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::backend(name.to_string(), "a scan thread panicked")))
+        }));
         results
     });
-    results.sort_by_key(|(k, _)| *k);
     let mut parts = Vec::new();
-    for (_, r) in results {
+    for r in results {
         parts.extend(r?);
     }
     // empty batches are dropped, keeping one when all are (it carries the schema)
@@ -882,29 +851,22 @@ mod tests {
         let one = Split {
             min_rows: 1,
             ranges: 1,
-            threads: 1,
         };
         for filter in [None, Some("id > 100 AND v != 'v7'")] {
             let whole = rows(&scan(&conn, "t", filter, one));
             assert!(whole.len() > 6000, "{}", whole.len());
-            for (ranges, threads) in [(2, 2), (3, 2), (7, 3), (8, 1)] {
+            for ranges in [2, 3, 7] {
                 let split = Split {
                     min_rows: 1,
                     ranges,
-                    threads,
                 };
                 let parts = scan(&conn, "t", filter, split);
-                assert_eq!(
-                    rows(&parts),
-                    whole,
-                    "{ranges} ranges on {threads} threads, filter {filter:?}"
-                );
+                assert_eq!(rows(&parts), whole, "{ranges} ranges, filter {filter:?}");
             }
         }
         let tiny = Split {
             min_rows: 1,
             ranges: 8,
-            threads: 2,
         };
         conn.execute_batch("CREATE TABLE s AS SELECT * FROM t WHERE id < 3")
             .unwrap();
@@ -920,7 +882,6 @@ mod tests {
         let split = Split {
             min_rows: 1,
             ranges: 3,
-            threads: 2,
         };
         let parts = scan(&conn, "t", Some("id < 0"), split);
         assert_eq!(parts.len(), 1);
@@ -942,7 +903,6 @@ mod tests {
         let split = Split {
             min_rows: 1,
             ranges: 3,
-            threads: 2,
         };
         let parts = scan(&conn, "t", None, split);
         assert_eq!(parts.iter().map(|p| p.num_rows()).sum::<usize>(), 51);

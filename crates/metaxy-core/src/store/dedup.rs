@@ -33,7 +33,7 @@ fn micros(batch: &RecordBatch, name: &str) -> Result<Option<ArrayRef>> {
 }
 
 /// What keep-latest orders one part's rows by.
-pub(super) struct Order {
+struct Order {
     rows: usize,
     updated: Option<ArrayRef>,
     deleted: Option<ArrayRef>,
@@ -41,8 +41,7 @@ pub(super) struct Order {
 }
 
 impl Order {
-    /// The ordering columns of `batch`.
-    pub(super) fn of(batch: &RecordBatch) -> Result<Order> {
+    fn of(batch: &RecordBatch) -> Result<Order> {
         let provenance = match batch.column_by_name(PROVENANCE) {
             Some(c) if c.data_type() == &DataType::Utf8 => Some(c.clone()),
             Some(c) => arrow_cast::cast(c, &DataType::Utf8).ok(),
@@ -61,7 +60,7 @@ impl Order {
     }
 
     /// `(coalesce(deleted_at, updated_at), is a tombstone)` of every row.
-    pub(super) fn stamps(&self) -> impl Iterator<Item = (i64, bool)> + '_ {
+    fn stamps(&self) -> impl Iterator<Item = (i64, bool)> + '_ {
         let updated = Self::timestamps(&self.updated);
         let deleted = Self::timestamps(&self.deleted);
         (0..self.rows).map(move |row| {
@@ -73,7 +72,7 @@ impl Order {
 
     /// The stamp every row of the part shares, if they all share one (a part that is one
     /// write, or a chunk of one); `None` for an empty part or differing stamps.
-    pub(super) fn constant_stamp(&self) -> Option<(i64, bool)> {
+    fn constant_stamp(&self) -> Option<(i64, bool)> {
         fn constant(a: Option<&PrimitiveArray<TimestampMicrosecondType>>) -> Option<Option<i64>> {
             let Some(a) = a else {
                 return Some(None);

@@ -9,7 +9,6 @@
 mod clock;
 mod dedup;
 mod delete;
-mod narrow;
 mod options;
 mod read;
 mod rebase;

@@ -6,7 +6,6 @@ use std::pin::Pin;
 use arrow_array::RecordBatch;
 use tracing::Instrument;
 
-use super::narrow::Narrowing;
 use super::{MetadataStore, ReadOptions, dedup};
 use crate::backend::{AccessMode, ScanRequest};
 use crate::batches;
@@ -134,14 +133,11 @@ impl MetadataStore {
             })
         };
         let filter = Expr::conjunction(scan_filters);
-        let scan = |columns: Option<Vec<String>>, narrowing: Option<&Narrowing>| {
-            let filter = Expr::conjunction(
-                filter
-                    .iter()
-                    .cloned()
-                    .chain(narrowing.map(Narrowing::filter)),
-            );
-            let request = ScanRequest { columns, filter };
+        let scan = |columns: Option<Vec<String>>| {
+            let request = ScanRequest {
+                columns,
+                filter: filter.clone(),
+            };
             async move {
                 self.backend()
                     .scan_parts(key, &request)
@@ -159,66 +155,24 @@ impl MetadataStore {
                 .columns
                 .as_ref()
                 .is_some_and(|c| !c.iter().any(|c| c == PROVENANCE));
-        // On a store that filters in its engine, a first scan of ids and stamps may show that
-        // only the newest rows can win (see `narrow`).
-        let stamp_columns: Vec<String> = id_columns
-            .iter()
-            .cloned()
-            .chain([UPDATED_AT, DELETED_AT].map(str::to_string))
-            .collect();
-        let more_than_stamps = with_columns(true)
-            .is_none_or(|wanted| wanted.iter().any(|c| !stamp_columns.contains(c)));
-        let mut narrowing = None;
-        if !options.with_sample_history
-            && more_than_stamps
-            && self.backend().capabilities().filter_pushdown
+        let Some(parts) = scan(with_columns(!lazy_tie_break)).await? else {
+            return Ok(None);
+        };
+        let mut batch = if options.with_sample_history {
+            batches::concat_parts(&parts)?
+        } else if !lazy_tie_break {
+            span(&parts).in_scope(|| dedup::keep_latest_parts(&parts, id_columns, &what))?
+        } else if let Some(batch) =
+            span(&parts).in_scope(|| dedup::keep_latest_unless_tied(&parts, id_columns, &what))?
         {
-            let Some(parts) = scan(Some(stamp_columns), None).await? else {
+            batch
+        } else {
+            drop(parts);
+            tracing::debug!(feature = %key, "a tie of timestamps: scanning again with the provenance");
+            let Some(parts) = scan(with_columns(true)).await? else {
                 return Ok(None);
             };
-            narrowing = span(&parts).in_scope(|| Narrowing::of(&parts, id_columns, &what))?;
-            tracing::debug!(feature = %key, narrowed = narrowing.is_some(), "stamps scanned");
-        }
-        let mut batch = loop {
-            let Some(parts) = scan(with_columns(!lazy_tie_break), narrowing.as_ref()).await? else {
-                return Ok(None);
-            };
-            let latest = if options.with_sample_history {
-                batches::concat_parts(&parts)?
-            } else if !lazy_tie_break {
-                span(&parts).in_scope(|| dedup::keep_latest_parts(&parts, id_columns, &what))?
-            } else if let Some(batch) = span(&parts)
-                .in_scope(|| dedup::keep_latest_unless_tied(&parts, id_columns, &what))?
-            {
-                batch
-            } else {
-                drop(parts);
-                tracing::debug!(feature = %key, "a tie of timestamps: scanning again with the provenance");
-                let Some(parts) = scan(with_columns(true), narrowing.as_ref()).await? else {
-                    return Ok(None);
-                };
-                span(&parts).in_scope(|| dedup::keep_latest_parts(&parts, id_columns, &what))?
-            };
-            match &narrowing {
-                Some(n) if !n.matches(&latest)? => {
-                    // The store filtered otherwise than the stamps said: a bug of the
-                    // backend's filter pushdown, an error in debug builds (the conformance
-                    // suite), in release builds read everything.
-                    if cfg!(debug_assertions) {
-                        return Err(Error::backend(
-                            self.display(),
-                            format!("a narrowed read of `{key}` disagreed with its scan of stamps"),
-                        ));
-                    }
-                    tracing::warn!(
-                        feature = %key,
-                        store = %self.display(),
-                        "a narrowed read disagreed with the scan of stamps; reading the whole table"
-                    );
-                    narrowing = None;
-                }
-                _ => break latest,
-            }
+            span(&parts).in_scope(|| dedup::keep_latest_parts(&parts, id_columns, &what))?
         };
         if !options.include_soft_deleted && batch.num_rows() > 0 {
             let live = Expr::IsNull {
