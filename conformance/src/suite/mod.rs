@@ -56,7 +56,7 @@ macro_rules! __for_each_suite_test {
             resolve_fallback_store,
             versioning_hash_algorithms, versioning_truncation, versioning_data_version_override,
             versioning_duplicate_timestamps, versioning_latest_by_timestamp,
-            versioning_timestamp_tie_broken_by_provenance, versioning_rewrite_read_from_the_newest_writes,
+            versioning_timestamp_tie_broken_by_provenance, versioning_rewrite_delete_and_extend,
             writes_system_columns, writes_materialization_id, writes_latest_wins, writes_overwrite_updated_at,
             writes_keep_given_provenance, writes_data_version_filling, writes_drop_stale_fields,
             writes_preserve_feature_version, writes_schema_evolution,

@@ -283,18 +283,19 @@ pub async fn versioning_timestamp_tie_broken_by_provenance(f: &dyn BackendFactor
 /// A feature rewritten in full, then partly soft-deleted and extended: every read — whole,
 /// some columns, with the deleted samples, a resolve's upstream read — sees exactly the
 /// latest rows, as a store holding only them does.
-pub async fn versioning_rewrite_read_from_the_newest_writes(f: &dyn BackendFactory) {
+pub async fn versioning_rewrite_delete_and_extend(f: &dyn BackendFactory) {
     let store = store(f, video_graph()).await;
     let _g = store.open(AccessMode::Write).await.unwrap();
-    let first: Vec<(i64, String, String)> = (1..=8)
-        .map(|i| (i, format!("a{i}"), format!("f{i}")))
-        .collect();
-    let second: Vec<(i64, String, String)> = (1..=8)
-        .map(|i| (i, format!("b{i}"), format!("g{i}")))
-        .collect();
-    let added: Vec<(i64, String, String)> = (9..=10)
-        .map(|i| (i, format!("c{i}"), format!("h{i}")))
-        .collect();
+    // samples `ids` with values `<audio><id>` and `<frames><id>`
+    let values = |ids: std::ops::RangeInclusive<i64>, audio: &str, frames: &str| {
+        ids.map(|i| (i, format!("{audio}{i}"), format!("{frames}{i}")))
+            .collect::<Vec<_>>()
+    };
+    let (first, second, added) = (
+        values(1..=8, "a", "f"),
+        values(1..=8, "b", "g"),
+        values(9..=10, "c", "h"),
+    );
     let rows = |r: &[(i64, String, String)]| {
         video_rows(
             &r.iter()
@@ -356,7 +357,14 @@ pub async fn versioning_rewrite_read_from_the_newest_writes(f: &dyn BackendFacto
         )
         .await
         .unwrap();
-    assert_eq!(with_deleted.num_rows(), 10);
+    let ids = |b: &RecordBatch| {
+        by_id(b, "sample_uid")
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&with_deleted), (1..=10).collect::<Vec<_>>());
+    assert_eq!(ids(&whole), (3..=10).collect::<Vec<_>>());
     let inc = store
         .resolve_update("example/crop", ResolveOptions::new())
         .await
