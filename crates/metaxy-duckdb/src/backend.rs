@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arrow_array::RecordBatch;
-use arrow_schema::{DataType, Schema, SchemaRef};
+use arrow_schema::{DataType, FieldRef, Schema, SchemaRef};
 use async_trait::async_trait;
 use duckdb::{Config, Connection};
 use metaxy_core::HashAlgorithm;
@@ -240,7 +240,11 @@ fn table_exists(conn: &Connection, table: &str, name: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
-fn table_schema(conn: &Connection, table: &str, name: &str) -> Result<Option<SchemaRef>> {
+pub(crate) fn table_schema(
+    conn: &Connection,
+    table: &str,
+    name: &str,
+) -> Result<Option<SchemaRef>> {
     if !table_exists(conn, table, name)? {
         return Ok(None);
     }
@@ -508,6 +512,21 @@ fn scan_parts(
             }]))
         }
         filter => {
+            if !has_rowid_column(&schema) {
+                let fields: Vec<FieldRef> = match &requested {
+                    None => schema.fields().iter().cloned().collect(),
+                    Some(cols) => cols
+                        .iter()
+                        .filter_map(|c| schema.field_with_name(c).ok())
+                        .map(|f| Arc::new(f.clone()))
+                        .collect(),
+                };
+                let filter = filter.as_ref().map(sql::filter_sql);
+                let filter = filter.as_ref().map(|(s, p)| (s.as_str(), p.as_slice()));
+                if let Some(parts) = crate::collect::scan(conn, table, &fields, filter, name)? {
+                    return Ok(Some(parts));
+                }
+            }
             let select_sql = format!("SELECT {} FROM {}", select(&requested), sql::ident(table));
             let parts = scan_ranges(
                 conn,
@@ -527,6 +546,14 @@ fn scan_parts(
             }))
         }
     }
+}
+
+/// Whether a column named `rowid` hides DuckDB's row ids.
+fn has_rowid_column(schema: &Schema) -> bool {
+    schema
+        .fields()
+        .iter()
+        .any(|f| f.name().eq_ignore_ascii_case("rowid"))
 }
 
 /// How [`scan_ranges`] splits a scan.
@@ -570,10 +597,7 @@ fn scan_ranges(
         Some((sql, params)) => (Some(sql), params),
         None => (None, Vec::new()),
     };
-    let shadowed = schema
-        .fields()
-        .iter()
-        .any(|f| f.name().eq_ignore_ascii_case("rowid"));
+    let shadowed = has_rowid_column(schema);
     let rows = if split.ranges < 2 || shadowed {
         0
     } else {
@@ -691,6 +715,7 @@ impl Backend for DuckDbBackend {
                 guard.conn = None; // release a read-only handle before taking the write lock
                 let conn = open_connection(&config, &path, mode, &name)?;
                 crate::pushdown::register_hash_functions(&conn, &name)?;
+                crate::collect::register(&conn, &name)?;
                 guard.conn = Some(conn);
                 guard.mode = Some(mode);
             }

@@ -29,6 +29,7 @@
 //! ```
 
 mod backend;
+mod collect;
 mod config;
 mod pushdown;
 mod registry;
