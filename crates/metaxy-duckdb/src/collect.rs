@@ -133,6 +133,7 @@ pub(crate) fn scan(
         sql_text.push_str(&format!(" WHERE ({filter_sql})"));
         params.extend(filter_params.iter().cloned());
     }
+    tracing::debug!(table, sql = %sql_text, "collected scan");
     let counted = conn
         .prepare(&sql_text)
         .and_then(|mut stmt| {

@@ -8,9 +8,11 @@
 //!   `*_by_field` columns are native `STRUCT` columns; timestamps are `TIMESTAMPTZ`.
 //! * Appends go through DuckDB's Arrow appender in one transaction per write (a failed write
 //!   leaves nothing behind); new columns and new struct fields are added on the fly.
-//! * Scans push filters (with bound parameters) and projections into DuckDB, run on a
-//!   connection of their own (so a resolve's reads overlap) and stream their result; a large
-//!   table is read as several row-id ranges at once, one per core.
+//! * Scans push filters (with bound parameters) and projections into DuckDB and run on a
+//!   connection of their own (so a resolve's reads overlap). Rows are copied straight out of
+//!   DuckDB's vectors on its own worker threads by a registered Rust function (`collect`), not
+//!   through DuckDB's Arrow export; tables with column types it does not copy are read
+//!   through Arrow, streamed, a large one as several row-id ranges at once.
 //! * With `pushdown = true` resolves run inside DuckDB when their plan allows (the versioning
 //!   pushdown): metaxy's hash functions are registered from Rust on every connection
 //!   (`metaxy_hash_xxhash64(text)`, ...), nothing is installed or downloaded, and only the
