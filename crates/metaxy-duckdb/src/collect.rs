@@ -211,7 +211,8 @@ struct Sink {
     open: Mutex<HashMap<ThreadId, Run>>,
     /// Runs no thread extends any more.
     closed: Mutex<Vec<Run>>,
-    /// Set when DuckDB handed over a column of a type the collector does not copy.
+    /// Set when a chunk could not be copied: a DuckDB type the column's Arrow type does not
+    /// match (nanosecond timestamps, say), or text beyond Arrow's 32-bit offsets.
     unsupported: AtomicBool,
 }
 
