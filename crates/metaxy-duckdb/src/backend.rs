@@ -914,6 +914,31 @@ mod tests {
         assert_eq!(parts[0].num_columns(), 2);
     }
 
+    /// Tables with a column the collector does not copy are still read whole, through Arrow:
+    /// a list column (declined before querying) and nanosecond timestamps (whose Arrow type
+    /// the schema normalises to microseconds, declined by the collecting function itself).
+    #[test]
+    fn columns_the_collector_declines_are_read_through_arrow() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::collect::register(&conn, "test").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE l AS SELECT i AS id, [i, i + 1] AS v FROM range(5000) r(i);
+             CREATE TABLE n AS SELECT i AS id, TIMESTAMP_NS '2026-01-01 00:00:00' AS v
+                 FROM range(5000) r(i);",
+        )
+        .unwrap();
+        for table in ["l", "n"] {
+            let parts = scan_parts(&conn, table, &ScanRequest::all(), "test")
+                .unwrap()
+                .unwrap();
+            let ids: Vec<i64> = parts
+                .iter()
+                .flat_map(|p| p.column(0).as_primitive::<Int64Type>().values().to_vec())
+                .collect();
+            assert_eq!(ids, (0..5000).collect::<Vec<_>>(), "table {table}");
+        }
+    }
+
     /// A column named `rowid` hides DuckDB's row ids: such a table is read whole, so rows
     /// with any value there (negative, NULL) are still read.
     #[test]
