@@ -29,6 +29,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
 
+pub use crate::store::latest_rows;
 pub use memory::MemoryBackend;
 
 use crate::error::Result;
@@ -68,6 +69,13 @@ pub struct ScanRequest {
     pub columns: Option<Vec<String>>,
     /// Only rows for which this is true.
     pub filter: Option<Expr>,
+    /// A hint: the caller keeps only the latest row of each sample identified by these
+    /// columns (keep-latest by `coalesce(metaxy_deleted_at, metaxy_updated_at)`), so a
+    /// backend may leave out rows that another row of their sample certainly supersedes.
+    /// Ignoring it is always correct. A backend that reads wide columns expensively can read
+    /// the narrow ones first, find the winners with [`latest_rows`], and read the wide
+    /// columns of those rows only (DuckDB does, for a table rewritten by later appends).
+    pub latest_of: Option<Vec<String>>,
 }
 
 impl ScanRequest {

@@ -70,29 +70,43 @@ impl Order {
         })
     }
 
-    /// The stamp every row of the part shares, if they all share one (a part that is one
-    /// write, or a chunk of one); `None` for an empty part or differing stamps.
-    fn constant_stamp(&self) -> Option<(i64, bool)> {
-        fn constant(a: Option<&PrimitiveArray<TimestampMicrosecondType>>) -> Option<Option<i64>> {
-            let Some(a) = a else {
-                return Some(None);
-            };
-            if a.null_count() == a.len() {
-                return Some(None);
+    /// The part's rows as runs of one stamp, `(first row, end, stamp)`, when there are at
+    /// most `max` runs (a part that is one write, or a chunk spanning a few writes); `None`
+    /// otherwise.
+    fn stamp_runs(&self, max: usize) -> Option<Vec<(usize, usize, (i64, bool))>> {
+        let mut runs: Vec<(usize, usize, (i64, bool))> = Vec::new();
+        let deleted = Self::timestamps(&self.deleted);
+        let no_tombstones = deleted.is_none_or(|d| d.null_count() == d.len());
+        match Self::timestamps(&self.updated) {
+            // the usual case: one stamp column without NULLs, compared as it lies
+            Some(u) if no_tombstones && u.null_count() == 0 => {
+                let values = u.values();
+                let mut from = 0;
+                while from < values.len() {
+                    if runs.len() == max {
+                        return None;
+                    }
+                    let v = values[from];
+                    let len = values[from..].iter().take_while(|x| **x == v).count();
+                    runs.push((from, from + len, (v, false)));
+                    from += len;
+                }
             }
-            let first = a.value(0);
-            (a.null_count() == 0 && a.values().iter().all(|v| *v == first)).then_some(Some(first))
+            _ => {
+                for (row, stamp) in self.stamps().enumerate() {
+                    match runs.last_mut() {
+                        Some(last) if last.2 == stamp => last.1 = row + 1,
+                        _ => {
+                            if runs.len() == max {
+                                return None;
+                            }
+                            runs.push((row, row + 1, stamp));
+                        }
+                    }
+                }
+            }
         }
-        if self.rows == 0 {
-            return None;
-        }
-        match constant(Self::timestamps(&self.deleted))? {
-            Some(d) => Some((d, true)),
-            None => Some((
-                constant(Self::timestamps(&self.updated))?.unwrap_or(i64::MIN),
-                false,
-            )),
-        }
+        Some(runs)
     }
 
     fn provenance(&self, row: usize) -> Option<&str> {
@@ -137,6 +151,98 @@ pub(crate) fn keep_latest_unless_tied(
     keep_latest(parts, id_columns, what, OnTie::NeedsProvenance)
 }
 
+/// Which rows of a set of parts keep-latest keeps.
+enum Winners {
+    /// Every row: no sample has two rows.
+    All,
+    /// For each sample (slot), the row (numbered across the parts) that wins, or NONE for a
+    /// slot no row maps to; `tied` when some sample's winner shares its stamp with another of
+    /// its rows (decided by the provenance, else by the row read last).
+    Slots { best: Vec<u32>, tied: bool },
+}
+
+/// The keep-latest winners of `parts` (at least two rows, all of one schema).
+fn winners(parts: &[RecordBatch], id_columns: &[String], what: &str) -> Result<Winners> {
+    let total: usize = parts.iter().map(|p| p.num_rows()).sum();
+    // Row numbers are u32 with NONE reserved.
+    if total >= NONE as usize {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: {total} rows is more than one read can deduplicate ({NONE}); \
+             read fewer samples at a time with a filter on the id columns"
+        )));
+    }
+    let key_arrays = parts
+        .iter()
+        .map(|p| keys::key_arrays(p, id_columns, what))
+        .collect::<Result<Vec<_>>>()?;
+    let starts = part_starts(parts);
+    let orders = || parts.iter().map(Order::of).collect::<Result<Vec<_>>>();
+    let mut tied = false;
+
+    // One integer id column (the common case): its values as they lie in each part.
+    let ints: Option<Vec<ScalarBuffer<u64>>> = key_arrays
+        .iter()
+        .map(|k| match k.as_slice() {
+            [one] => keys::int_values(one),
+            _ => None,
+        })
+        .collect();
+    let best = match &ints {
+        Some(ints) if strictly_increasing(ints) => {
+            // ids written in order, each once: nothing to deduplicate, no grouping needed
+            return Ok(Winners::All);
+        }
+        Some(ints) if let Some((min, span)) = keys::dense_range(ints) => {
+            // ids numbered densely from some offset: a slot per id, no grouping of rows
+            let orders = orders()?;
+            let slot = |p: usize, local: usize, _| (ints[p][local] - min) as usize;
+            match latest_by_part_stamp(&orders, &starts, span, slot, &mut tied) {
+                Some(best) => best,
+                None => latest_per_slot(&orders, &starts, span, slot, &mut tied),
+            }
+        }
+        _ => {
+            let enc = keys::encode_parts(&key_arrays)?;
+            let grouping = Grouping::new(&enc);
+            if grouping.num_groups() == total {
+                return Ok(Winners::All);
+            }
+            let orders = orders()?;
+            let groups = grouping.num_groups();
+            let slot = |_, _, row: usize| grouping.group_of_row[row] as usize;
+            match latest_by_part_stamp(&orders, &starts, groups, slot, &mut tied) {
+                Some(best) => best,
+                None => latest_per_slot(&orders, &starts, groups, slot, &mut tied),
+            }
+        }
+    };
+    Ok(Winners::Slots { best, tied })
+}
+
+/// The rows keep-latest keeps of `parts` — the pieces a table was read in, all of one schema,
+/// with the id columns, `metaxy_updated_at` and (if the table has it) `metaxy_deleted_at` —
+/// numbered across the parts, in row order; `None` when it may keep every row, or when two
+/// rows of a sample share their stamp (the winner then depends on columns such a narrow read
+/// leaves out).
+///
+/// A backend that reads a wide table in two passes uses this: the narrow columns of every
+/// row first, then the wide columns of only these rows (see [`ScanRequest::latest_of`]).
+///
+/// [`ScanRequest::latest_of`]: crate::backend::ScanRequest::latest_of
+pub fn latest_rows(parts: &[RecordBatch], id_columns: &[String]) -> Result<Option<Vec<u32>>> {
+    let total: usize = parts.iter().map(|p| p.num_rows()).sum();
+    if total <= 1 {
+        return Ok(None);
+    }
+    match winners(parts, id_columns, "latest_rows")? {
+        Winners::All | Winners::Slots { tied: true, .. } => Ok(None),
+        Winners::Slots { best, tied: false } => {
+            let kept = in_row_order(&best, total);
+            Ok((kept.len() < total).then_some(kept))
+        }
+    }
+}
+
 /// [`keep_latest_parts`], giving up on a tie it cannot break when `on_tie` says so.
 fn keep_latest(
     parts: &[RecordBatch],
@@ -161,64 +267,9 @@ fn keep_latest(
     if total <= 1 {
         return whole();
     }
-    // Row numbers are u32 with NONE reserved.
-    if total >= NONE as usize {
-        return Err(Error::InvalidArgument(format!(
-            "{what}: {total} rows is more than one read can deduplicate ({NONE}); \
-             read fewer samples at a time with a filter on the id columns"
-        )));
-    }
-    let key_arrays = parts
-        .iter()
-        .map(|p| keys::key_arrays(p, id_columns, what))
-        .collect::<Result<Vec<_>>>()?;
-    let starts: Vec<usize> = parts
-        .iter()
-        .scan(0, |acc, p| {
-            let s = *acc;
-            *acc += p.num_rows();
-            Some(s)
-        })
-        .collect();
-    let orders = || parts.iter().map(Order::of).collect::<Result<Vec<_>>>();
-    let mut tied = false;
-
-    // One integer id column (the common case): its values as they lie in each part.
-    let ints: Option<Vec<ScalarBuffer<u64>>> = key_arrays
-        .iter()
-        .map(|k| match k.as_slice() {
-            [one] => keys::int_values(one),
-            _ => None,
-        })
-        .collect();
-    let best = match &ints {
-        Some(ints) if strictly_increasing(ints) => {
-            // ids written in order, each once: nothing to deduplicate, no grouping needed
-            return whole();
-        }
-        Some(ints) if let Some((min, span)) = keys::dense_range(ints) => {
-            // ids numbered densely from some offset: a slot per id, no grouping of rows
-            let orders = orders()?;
-            let slot = |p: usize, local: usize, _| (ints[p][local] - min) as usize;
-            match latest_by_part_stamp(&orders, &starts, span, slot, &mut tied) {
-                Some(best) => best,
-                None => latest_per_slot(&orders, &starts, span, slot, &mut tied),
-            }
-        }
-        _ => {
-            let enc = keys::encode_parts(&key_arrays)?;
-            let grouping = Grouping::new(&enc);
-            if grouping.num_groups() == total {
-                return whole();
-            }
-            let orders = orders()?;
-            let groups = grouping.num_groups();
-            let slot = |_, _, row: usize| grouping.group_of_row[row] as usize;
-            match latest_by_part_stamp(&orders, &starts, groups, slot, &mut tied) {
-                Some(best) => best,
-                None => latest_per_slot(&orders, &starts, groups, slot, &mut tied),
-            }
-        }
+    let (best, tied) = match winners(parts, id_columns, what)? {
+        Winners::All => return whole(),
+        Winners::Slots { best, tied } => (best, tied),
     };
     if tied && on_tie == OnTie::NeedsProvenance && schema.column_with_name(PROVENANCE).is_none() {
         return Ok(None);
@@ -233,8 +284,8 @@ fn keep_latest(
         let (lo, hi) = (lo as usize, hi as usize + 1);
         let slices: Vec<RecordBatch> = parts
             .iter()
-            .zip(&starts)
-            .filter_map(|(part, &start)| {
+            .zip(part_starts(parts))
+            .filter_map(|(part, start)| {
                 let from = lo.max(start);
                 let to = hi.min(start + part.num_rows());
                 (from < to).then(|| part.slice(from - start, to - from))
@@ -242,6 +293,7 @@ fn keep_latest(
             .collect();
         return one_batch(&slices).map(Some);
     }
+    let starts = part_starts(parts);
     let picks: Vec<(usize, usize)> = in_row_order(&best, total)
         .iter()
         .map(|r| locate(&starts, *r as usize))
@@ -250,6 +302,18 @@ fn keep_latest(
         &parts.iter().collect::<Vec<_>>(),
         &picks,
     )?))
+}
+
+/// The row number (across the parts) of each part's first row.
+fn part_starts(parts: &[RecordBatch]) -> Vec<usize> {
+    parts
+        .iter()
+        .scan(0, |acc, p| {
+            let s = *acc;
+            *acc += p.num_rows();
+            Some(s)
+        })
+        .collect()
 }
 
 /// A row number not taken by any row.
@@ -313,12 +377,12 @@ fn latest_per_slot(
     best
 }
 
-/// [`latest_per_slot`] when every part's rows share one stamp (each part a write, or a chunk
-/// of one — the usual shape of an append-only table): the parts are visited from the oldest
-/// stamp to the newest and a row of a newer stamp simply takes the slot, so only the stamp's
-/// rank is kept per slot and no stamp is compared per row. Rows of one stamp that meet in a
-/// slot tie as in `latest_per_slot` (parts of one stamp are visited in the order they were
-/// read). `None` when some part's rows differ in stamp.
+/// [`latest_per_slot`] when the rows come in long runs of one stamp (each part a write, or
+/// a chunk of one or of a few — the usual shape of an append-only table): the runs are visited
+/// from the oldest stamp to the newest and a row of a newer stamp simply takes the slot, so
+/// only the stamp's rank is kept per slot and no stamp is compared per row. Rows of one stamp
+/// that meet in a slot tie as in `latest_per_slot` (runs of one stamp are visited in the order
+/// they were read). `None` when some part's stamps change too often.
 fn latest_by_part_stamp(
     orders: &[Order],
     starts: &[usize],
@@ -326,24 +390,24 @@ fn latest_by_part_stamp(
     slot_of: impl Fn(usize, usize, usize) -> usize,
     tied: &mut bool,
 ) -> Option<Vec<u32>> {
-    let mut visit: Vec<((i64, bool), usize)> = Vec::with_capacity(orders.len());
+    let mut visit: Vec<((i64, bool), usize, usize, usize)> = Vec::with_capacity(orders.len());
     for (p, order) in orders.iter().enumerate() {
-        if order.rows > 0 {
-            visit.push((order.constant_stamp()?, p));
+        for (from, to, stamp) in order.stamp_runs(order.rows / 64 + 1)? {
+            visit.push((stamp, p, from, to));
         }
     }
-    // stable: parts of one stamp keep their read order
-    visit.sort_by_key(|(stamp, _)| *stamp);
+    // stable: runs of one stamp keep their read order
+    visit.sort_by_key(|(stamp, ..)| *stamp);
     let mut best: Vec<u32> = vec![NONE; slots];
     let mut best_rank: Vec<u32> = vec![0; slots];
     let mut rank = 0u32;
-    for (i, &(stamp, p)) in visit.iter().enumerate() {
+    for (i, &(stamp, p, from, to)) in visit.iter().enumerate() {
         if i > 0 && visit[i - 1].0 != stamp {
             rank += 1;
         }
         let order = &orders[p];
         let start = starts[p];
-        for local in 0..order.rows {
+        for local in from..to {
             let row = start + local;
             let g = slot_of(p, local, row);
             let current = best[g];
@@ -563,6 +627,118 @@ mod tests {
         let out = keep_latest_parts(&tie, &id, "test").unwrap();
         assert_eq!(out.num_rows(), 1);
         assert!(keep_latest_parts(&[], &id, "test").is_err());
+    }
+
+    /// Parts whose stamps come in runs (chunks spanning several writes, out of stamp order,
+    /// with tombstones and ties) keep the same rows as the definition: per id the greatest
+    /// `(stamp, tombstone, provenance, row read last)`.
+    #[test]
+    fn runs_of_stamps_inside_parts_keep_what_the_definition_keeps() {
+        // long runs (visited run by run) and short ones (compared row by row)
+        for (n, run) in [(6000, 500), (600, 50)] {
+            runs_of_stamps_keep_the_definition(n, run);
+        }
+    }
+
+    fn runs_of_stamps_keep_the_definition(n: usize, run: usize) {
+        let ids: Vec<i64> = (0..n).map(|i| ((i * 37) % 97) as i64).collect();
+        // runs of `run` rows, stamps out of order, some repeating (ties across runs)
+        let stamps: Vec<i64> = (0..n)
+            .map(|i| [3, 1, 4, 1, 5, 9, 2, 6][i / run % 8])
+            .collect();
+        let deleted: Vec<bool> = (0..n).map(|i| i / run == 5).collect();
+        let provenance: Vec<String> = (0..n).map(|i| format!("p{}", (i * 13) % 7)).collect();
+        let part = |r: std::ops::Range<usize>| {
+            let upd: Vec<i64> = r.clone().map(|i| stamps[i]).collect();
+            let del: Vec<Option<i64>> =
+                r.clone().map(|i| deleted[i].then_some(stamps[i])).collect();
+            RecordBatch::try_from_iter(vec![
+                (
+                    "id",
+                    Arc::new(Int64Array::from(ids[r.clone()].to_vec())) as ArrayRef,
+                ),
+                (
+                    UPDATED_AT,
+                    Arc::new(TimestampMicrosecondArray::from(upd)) as ArrayRef,
+                ),
+                (
+                    DELETED_AT,
+                    Arc::new(TimestampMicrosecondArray::from(del)) as ArrayRef,
+                ),
+                (
+                    PROVENANCE,
+                    Arc::new(StringArray::from_iter_values(
+                        provenance[r].iter().map(String::as_str),
+                    )) as ArrayRef,
+                ),
+            ])
+            .unwrap()
+        };
+        let mut want: Vec<usize> = Vec::new();
+        for id in 0..97 {
+            let best = (0..n)
+                .filter(|i| ids[*i] == id)
+                .max_by_key(|i| (stamps[*i], deleted[*i], provenance[*i].clone(), *i));
+            want.extend(best);
+        }
+        want.sort();
+        let want: Vec<String> = want
+            .iter()
+            .map(|i| format!("{}:{}", ids[*i], provenance[*i]))
+            .collect();
+        let id = ["id".to_string()];
+        for cuts in [
+            vec![0, n],
+            vec![0, n * 13 / 60, n * 48 / 60, n],
+            vec![0, n / 24, n / 8, n / 2, n],
+        ] {
+            let parts: Vec<RecordBatch> = cuts.windows(2).map(|w| part(w[0]..w[1])).collect();
+            let out = keep_latest_parts(&parts, &id, "test").unwrap();
+            let got: Vec<String> = (0..out.num_rows())
+                .map(|r| {
+                    let i = out
+                        .column(0)
+                        .as_primitive::<arrow_array::types::Int64Type>();
+                    let p: &StringArray = out.column(3).as_string();
+                    format!("{}:{}", i.value(r), p.value(r))
+                })
+                .collect();
+            assert_eq!(got, want, "{n} rows in runs of {run}, cuts {cuts:?}");
+        }
+    }
+
+    #[test]
+    fn latest_rows_are_the_rows_keep_latest_keeps() {
+        let id = ["id".to_string()];
+        // a full rewrite in a second append, and a partial one with a row out of order
+        let full = [batch(&[0, 1, 2], &[1, 1, 1]), batch(&[0, 1, 2], &[2, 2, 2])];
+        assert_eq!(latest_rows(&full, &id).unwrap(), Some(vec![3, 4, 5]));
+        let partial = [batch(&[0, 1, 2], &[1, 1, 1]), batch(&[2, 0], &[2, 0])];
+        assert_eq!(latest_rows(&partial, &id).unwrap(), Some(vec![0, 1, 3]));
+        // every split of a shuffled history: the kept rows are exactly keep-latest's
+        let ids: Vec<i64> = (0..40).map(|i| (i * 7) % 13).collect();
+        let ts: Vec<i64> = (0..40).map(|i| i * 3 % 41).collect();
+        let all = batch(&ids, &ts);
+        for cut in [1, 13, 39] {
+            let parts = [
+                batch(&ids[..cut], &ts[..cut]),
+                batch(&ids[cut..], &ts[cut..]),
+            ];
+            let rows_kept = latest_rows(&parts, &id).unwrap().unwrap();
+            let picked: Vec<(i64, i64)> = rows_kept
+                .iter()
+                .map(|r| (ids[*r as usize], ts[*r as usize]))
+                .collect();
+            let kept = keep_latest_parts(std::slice::from_ref(&all), &id, "test").unwrap();
+            assert_eq!(picked, rows(&kept), "cut at {cut}");
+        }
+        // nothing superseded, a tie of stamps, a single row: no narrowing
+        assert_eq!(
+            latest_rows(&[batch(&[3, 1, 2], &[1, 1, 1])], &id).unwrap(),
+            None
+        );
+        assert_eq!(latest_rows(&[batch(&[1, 1], &[4, 4])], &id).unwrap(), None);
+        assert_eq!(latest_rows(&[batch(&[1], &[4])], &id).unwrap(), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+pub use dedup::latest_rows;
 pub use options::{DeleteOptions, ReadOptions, ResolveOptions, WriteOptions};
 pub use rebase::{CopyOptions, CopyResult};
 pub use system::{

@@ -80,6 +80,7 @@ impl MetadataStore {
             let request = ScanRequest {
                 columns: options.columns.clone(),
                 filter,
+                latest_of: None,
             };
             return self.backend().scan(key, &request).await;
         }
@@ -137,6 +138,7 @@ impl MetadataStore {
             let request = ScanRequest {
                 columns,
                 filter: filter.clone(),
+                latest_of: (!options.with_sample_history).then(|| id_columns.clone()),
             };
             async move {
                 self.backend()

@@ -172,6 +172,7 @@ impl MetadataStore {
         let request = ScanRequest {
             columns: None,
             filter,
+            latest_of: None,
         };
         match self
             .backend()
