@@ -464,7 +464,7 @@ fn evolve(
     Ok(())
 }
 
-fn scan_parts(
+pub(crate) fn scan_parts(
     conn: &Connection,
     table: &str,
     request: &ScanRequest,
@@ -523,6 +523,12 @@ fn scan_parts(
                 };
                 let filter = filter.as_ref().map(sql::filter_sql);
                 let filter = filter.as_ref().map(|(s, p)| (s.as_str(), p.as_slice()));
+                if let Some(ids) = &request.latest_of
+                    && let Some(parts) =
+                        crate::latest::scan(conn, table, &schema, &fields, filter, ids, name)?
+                {
+                    return Ok(Some(parts));
+                }
                 if let Some(parts) = crate::collect::scan(conn, table, &fields, filter, name)? {
                     return Ok(Some(parts));
                 }

@@ -243,12 +243,12 @@ impl Sink {
         let thread = std::thread::current().id();
         let taken = lock(&self.open).remove(&thread);
         let mut run = match taken {
-            Some(run) if run.continues(first) => run,
+            Some(run) if run.continues(first, rows) => run,
             other => {
                 if let Some(done) = other {
                     lock(&self.closed).push(done);
                 }
-                Run::new(&self.schema, first)
+                Run::new(&self.schema, first, rows)
             }
         };
         for (builder, &vector) in run.columns.iter_mut().zip(columns) {
@@ -268,15 +268,19 @@ struct Run {
     first: i64,
     last: i64,
     rows: usize,
+    /// The rows its buffers were sized for ([`RESERVE_CHUNKS`] chunks like its first): a
+    /// chunk that would not fit starts a new run instead of moving every buffer.
+    capacity: usize,
     columns: Vec<Builder>,
 }
 
 impl Run {
-    fn new(schema: &Schema, first: i64) -> Run {
+    fn new(schema: &Schema, first: i64, chunk_rows: usize) -> Run {
         Run {
             first,
             last: first - 1,
             rows: 0,
+            capacity: chunk_rows.saturating_mul(RESERVE_CHUNKS),
             columns: schema
                 .fields()
                 .iter()
@@ -285,10 +289,11 @@ impl Run {
         }
     }
 
-    /// Whether a chunk starting at row id `first` extends this run.
-    fn continues(&self, first: i64) -> bool {
+    /// Whether a chunk of `rows` rows starting at row id `first` extends this run.
+    fn continues(&self, first: i64, rows: usize) -> bool {
         self.last.checked_add(1) == Some(first)
             && self.rows < MAX_RUN_ROWS
+            && self.rows + rows <= self.capacity
             && self.columns.iter().all(|c| c.text_bytes() < MAX_RUN_TEXT)
     }
 

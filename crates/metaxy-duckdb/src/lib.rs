@@ -33,6 +33,7 @@
 mod backend;
 mod collect;
 mod config;
+mod latest;
 mod pushdown;
 mod registry;
 mod sql;
