@@ -32,6 +32,12 @@ fn micros(batch: &RecordBatch, name: &str) -> Result<Option<ArrayRef>> {
     }
 }
 
+/// `(coalesce(deleted_at, updated_at), is a tombstone)`: what keep-latest orders rows by.
+type Stamp = (i64, bool);
+
+/// Rows `first..end` of a part, all of one stamp.
+type StampRun = (usize, usize, Stamp);
+
 /// What keep-latest orders one part's rows by.
 struct Order {
     rows: usize,
@@ -73,8 +79,8 @@ impl Order {
     /// The part's rows as runs of one stamp, `(first row, end, stamp)`, when there are at
     /// most `max` runs (a part that is one write, or a chunk spanning a few writes); `None`
     /// otherwise.
-    fn stamp_runs(&self, max: usize) -> Option<Vec<(usize, usize, (i64, bool))>> {
-        let mut runs: Vec<(usize, usize, (i64, bool))> = Vec::new();
+    fn stamp_runs(&self, max: usize) -> Option<Vec<StampRun>> {
+        let mut runs: Vec<StampRun> = Vec::new();
         let deleted = Self::timestamps(&self.deleted);
         let no_tombstones = deleted.is_none_or(|d| d.null_count() == d.len());
         match Self::timestamps(&self.updated) {
@@ -390,7 +396,7 @@ fn latest_by_part_stamp(
     slot_of: impl Fn(usize, usize, usize) -> usize,
     tied: &mut bool,
 ) -> Option<Vec<u32>> {
-    let mut visit: Vec<((i64, bool), usize, usize, usize)> = Vec::with_capacity(orders.len());
+    let mut visit: Vec<(Stamp, usize, usize, usize)> = Vec::with_capacity(orders.len());
     for (p, order) in orders.iter().enumerate() {
         for (from, to, stamp) in order.stamp_runs(order.rows / 64 + 1)? {
             visit.push((stamp, p, from, to));
