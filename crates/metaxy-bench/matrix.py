@@ -7,9 +7,15 @@ Markdown table of ratios (peer time / metaxy-rs time, per cell, measured in one 
 
 Every JSON line of both programs is also appended to --jsonl (default bench-results.jsonl),
 so a run can be re-tabulated with --table-only.
+
+Both programs run with glibc's transparent huge pages for large allocations
+(GLIBC_TUNABLES=glibc.malloc.hugetlb=1: the multi-gigabyte buffers of a 10M resolve are
+otherwise faulted in 4 KiB page by page on kernels with THP in `madvise` mode); every JSON
+line records it as "glibc_hugetlb". --no-huge-pages runs both without it.
 """
 import argparse
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -17,11 +23,16 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def run(cmd):
-    print("$", " ".join(cmd), file=sys.stderr, flush=True)
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+def run(cmd, huge_pages):
+    env = dict(os.environ)
+    if huge_pages:
+        tunables = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t and not t.startswith("glibc.malloc.hugetlb=")]
+        env["GLIBC_TUNABLES"] = ":".join(tunables + ["glibc.malloc.hugetlb=1"])
+    print("$", " ".join(cmd), f"(glibc.malloc.hugetlb={int(huge_pages)})", file=sys.stderr, flush=True)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     for r in rows:
+        r["glibc_hugetlb"] = huge_pages
         print("  ", json.dumps(r), file=sys.stderr, flush=True)
     return rows
 
@@ -60,18 +71,20 @@ def main():
     ap.add_argument("--peer-rounds", type=int, default=3)
     ap.add_argument("--jsonl", default="bench-results.jsonl")
     ap.add_argument("--table-only", action="store_true", help="tabulate --jsonl without running")
+    ap.add_argument("--no-huge-pages", action="store_true", help="run without GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
     a = ap.parse_args()
     backends = a.backends.split(",")
     rows = []
+    huge = not a.no_huge_pages
     if not a.table_only:
         with open(a.jsonl, "a") as sink:
             for g in a.graphs.split(","):
                 for n in a.sizes.split(","):
                     got = []
                     if a.peer_python:
-                        got += run([a.peer_python, str(HERE / "peer" / "peer_metaxy.py"), n, g, str(a.peer_rounds)])
+                        got += run([a.peer_python, str(HERE / "peer" / "peer_metaxy.py"), n, g, str(a.peer_rounds)], huge)
                     for b in backends:
-                        got += run([a.bench, "--graph", g, "--n", n, "--backend", b, "--rounds", str(a.rounds)])
+                        got += run([a.bench, "--graph", g, "--n", n, "--backend", b, "--rounds", str(a.rounds)], huge)
                     for r in got:
                         sink.write(json.dumps(r) + "\n")
                     rows += got
