@@ -13,6 +13,9 @@
 //!   DuckDB's vectors on its own worker threads by a registered Rust function (`collect`), not
 //!   through DuckDB's Arrow export; tables with column types it does not copy are read
 //!   through Arrow, streamed, a large one as several row-id ranges at once.
+//! * A read that keeps the latest row per sample of a large table rewritten by later appends
+//!   reads it in two passes (`latest`): ids and timestamps of every row, then the other
+//!   columns of the winners' row-id ranges only, in one transaction.
 //! * With `pushdown = true` resolves run inside DuckDB when their plan allows (the versioning
 //!   pushdown): metaxy's hash functions are registered from Rust on every connection
 //!   (`metaxy_hash_xxhash64(text)`, ...), nothing is installed or downloaded, and only the
