@@ -7,7 +7,9 @@
 //! data versions: most of a row's bytes, and what DuckDB spends most of a scan decompressing)
 //! is wasted. So a large table with more than one write stamp is read as
 //!
-//! 1. the row id, the id columns and the timestamps of every matching row;
+//! 1. the id columns and the timestamps of every matching row (and its row id, unless every
+//!    row id between the least and the greatest matches, so that row `k` is row id
+//!    `least + k`);
 //! 2. the winners of keep-latest over those ([`metaxy_core::backend::latest_rows`]);
 //! 3. the requested columns of the rows in the winners' row-id ranges only
 //!    (`WHERE (filter) AND (rowid BETWEEN ? AND ? OR ...)`, which DuckDB prunes row groups by).
@@ -38,7 +40,8 @@ const MIN_ROWS: i64 = 2 * 122_880;
 /// At most this many row-id ranges in the second pass's filter.
 const MAX_RANGES: usize = 64;
 /// The second pass is taken only when it leaves out at least this share of the rows (in
-/// percent): below it, the first pass costs more than the second saves.
+/// percent). A chosen bound, not a measured break-even: the first pass copies the ids and
+/// stamps of every row, so leaving out few rows cannot pay for it.
 const MIN_SKIPPED_PERCENT: usize = 25;
 
 /// Reads `fields` of the rows of `table` matching `filter` that keep-latest over `id_columns`
@@ -75,6 +78,7 @@ pub(crate) fn scan(
     Ok(parts)
 }
 
+/// [`scan`] inside its transaction.
 fn in_transaction(
     conn: &Connection,
     table: &str,
