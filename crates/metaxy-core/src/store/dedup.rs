@@ -80,41 +80,36 @@ impl Order {
     /// most `max` runs (a part that is one write, or a chunk spanning a few writes); `None`
     /// otherwise.
     fn stamp_runs(&self, max: usize) -> Option<Vec<StampRun>> {
-        let mut runs: Vec<StampRun> = Vec::new();
         let deleted = Self::timestamps(&self.deleted);
         let no_tombstones = deleted.is_none_or(|d| d.null_count() == d.len());
         match Self::timestamps(&self.updated) {
-            // the usual case: one stamp column without NULLs, compared as it lies
+            // the usual case: one stamp column without NULLs, read as it lies
             Some(u) if no_tombstones && u.null_count() == 0 => {
-                let values = u.values();
-                let mut from = 0;
-                while from < values.len() {
-                    if runs.len() == max {
-                        return None;
-                    }
-                    let v = values[from];
-                    let len = values[from..].iter().take_while(|x| **x == v).count();
-                    runs.push((from, from + len, (v, false)));
-                    from += len;
-                }
+                runs_of(u.values().iter().map(|v| (*v, false)), max)
             }
+            _ => runs_of(self.stamps(), max),
+        }
+    }
+}
+
+/// Consecutive equal `stamps` as runs, or `None` past `max` runs.
+fn runs_of(stamps: impl Iterator<Item = Stamp>, max: usize) -> Option<Vec<StampRun>> {
+    let mut runs: Vec<StampRun> = Vec::new();
+    for (row, stamp) in stamps.enumerate() {
+        match runs.last_mut() {
+            Some(last) if last.2 == stamp => last.1 = row + 1,
             _ => {
-                for (row, stamp) in self.stamps().enumerate() {
-                    match runs.last_mut() {
-                        Some(last) if last.2 == stamp => last.1 = row + 1,
-                        _ => {
-                            if runs.len() == max {
-                                return None;
-                            }
-                            runs.push((row, row + 1, stamp));
-                        }
-                    }
+                if runs.len() == max {
+                    return None;
                 }
+                runs.push((row, row + 1, stamp));
             }
         }
-        Some(runs)
     }
+    Some(runs)
+}
 
+impl Order {
     fn provenance(&self, row: usize) -> Option<&str> {
         let p: &StringArray = self.provenance.as_ref()?.as_string_opt()?;
         p.is_valid(row).then(|| p.value(row))
