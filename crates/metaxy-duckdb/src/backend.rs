@@ -524,7 +524,7 @@ pub(crate) fn scan_parts(
                 let filter = filter.as_ref().map(sql::filter_sql);
                 let filter = filter.as_ref().map(|(s, p)| (s.as_str(), p.as_slice()));
                 if let Some(ids) = &request.latest_of
-                    && let Some(parts) =
+                    && let Some((parts, _plan)) =
                         crate::latest::scan(conn, table, &schema, &fields, filter, ids, name)?
                 {
                     return Ok(Some(parts));

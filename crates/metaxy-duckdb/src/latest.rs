@@ -14,6 +14,13 @@
 //! 3. the requested columns of the rows in the winners' row-id ranges only
 //!    (`WHERE (filter) AND (rowid BETWEEN ? AND ? OR ...)`, which DuckDB prunes row groups by).
 //!
+//! A table whose newest write rewrote every sample (the common way a feature is recomputed)
+//! needs no first pass. With one integer id column, the aggregates tell how many ids the
+//! table spans; when the last that many row ids all match the filter and are stamped later
+//! than every row before them, that range alone is read, and it is kept when its ids come
+//! back strictly increasing — then it holds every id of the table exactly once, newer than
+//! any other row. Otherwise the plan above follows.
+//!
 //! Both passes run in one transaction, so they see the same rows under the same row ids, and
 //! the second pass must return exactly as many rows as the first found in its ranges. The
 //! plan is given up (`Ok(None)`, the caller reads in one pass) whenever it would not pay or
@@ -25,7 +32,9 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
+use arrow_array::types::{
+    Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
 use arrow_schema::{DataType, Field, FieldRef, Schema};
 use duckdb::Connection;
 use duckdb::types::Value;
@@ -44,9 +53,18 @@ const MAX_RANGES: usize = 64;
 /// stamps of every row, so leaving out few rows cannot pay for it.
 const MIN_SKIPPED_PERCENT: usize = 25;
 
+/// How a hinted scan read the rows keep-latest may keep (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// The newest write held every sample: its row-id range alone was read.
+    NewestWrite,
+    /// Ids and stamps of every row first, then the winners' row-id ranges.
+    TwoPasses,
+}
+
 /// Reads `fields` of the rows of `table` matching `filter` that keep-latest over `id_columns`
-/// may keep, in two passes (see the module docs); `Ok(None)` when the caller should read in
-/// one pass instead.
+/// may keep, in two passes or from the newest write alone (see the module docs); `Ok(None)`
+/// when the caller should read in one pass instead.
 pub(crate) fn scan(
     conn: &Connection,
     table: &str,
@@ -55,7 +73,7 @@ pub(crate) fn scan(
     filter: Option<(&str, &[Value])>,
     id_columns: &[String],
     name: &str,
-) -> Result<Option<Vec<RecordBatch>>> {
+) -> Result<Option<(Vec<RecordBatch>, Plan)>> {
     let narrow = |f: &FieldRef| f.data_type().is_primitive();
     let has = |c: &str| schema.column_with_name(c).is_some();
     if id_columns.is_empty()
@@ -87,7 +105,7 @@ fn in_transaction(
     filter: Option<(&str, &[Value])>,
     id_columns: &[String],
     name: &str,
-) -> Result<Option<Vec<RecordBatch>>> {
+) -> Result<Option<(Vec<RecordBatch>, Plan)>> {
     let has_deleted = schema.column_with_name(DELETED_AT).is_some();
     let stamp = if has_deleted {
         format!(
@@ -108,10 +126,24 @@ fn in_transaction(
     } else {
         "0".to_string()
     };
-    let (rows, stamps_differ, tombstones, min_rowid, max_rowid) = conn
+    // one integer id column: its span, to tell whether the newest write covers every id
+    let int_id = match id_columns {
+        [one] => schema
+            .field_with_name(one)
+            .ok()
+            .filter(|f| f.data_type().is_integer())
+            .map(|_| sql::ident(one)),
+        _ => None,
+    };
+    let id_span = match &int_id {
+        Some(id) => format!("max({id})::HUGEINT - min({id})::HUGEINT + 1"),
+        None => "NULL::HUGEINT".to_string(),
+    };
+    let (rows, stamps_differ, tombstones, min_rowid, max_rowid, stamped, id_span) = conn
         .prepare(&format!(
             "SELECT count(*), coalesce(min({stamp}) < max({stamp}), false), {tombstones}, \
-             coalesce(min(rowid), 0), coalesce(max(rowid), -1) FROM {}{where_sql}",
+             coalesce(min(rowid), 0), coalesce(max(rowid), -1), count({stamp}), {id_span} \
+             FROM {}{where_sql}",
             sql::ident(table)
         ))
         .and_then(|mut stmt| {
@@ -122,12 +154,28 @@ fn in_transaction(
                     r.get::<_, i64>(2)?,
                     r.get::<_, i64>(3)?,
                     r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, Option<i128>>(6)?,
                 ))
             })
         })
         .map_err(|e| db_err(name, e))?;
     if rows < MIN_ROWS || !stamps_differ {
         return Ok(None);
+    }
+    if stamped == rows
+        && let Some(span) = id_span
+        && let Some(parts) = newest_write(
+            conn,
+            table,
+            fields,
+            (&where_sql, &params),
+            (&stamp, &id_columns[0]),
+            (rows, span, max_rowid),
+            name,
+        )?
+    {
+        return Ok(Some((parts, Plan::NewestWrite)));
     }
     // a table without tombstones is ordered by its update stamps alone
     let has_deleted = has_deleted && tombstones > 0;
@@ -233,7 +281,133 @@ fn in_transaction(
         );
         return Ok(None);
     }
+    Ok(Some((parts, Plan::TwoPasses)))
+}
+
+/// The rows of the newest write of `table`, when they are the latest row of every sample:
+/// the last `span` row ids (`span`: the ids' span over the `rows` rows matching the filter
+/// `where_sql`; `last`: their greatest row id) all match the filter, every one is stamped
+/// later than every matching row before them, and their ids come back strictly increasing —
+/// so each id of the table is among them exactly once, newer than any other row. `Ok(None)`
+/// when that does not hold or would not save a quarter of the rows.
+fn newest_write(
+    conn: &Connection,
+    table: &str,
+    fields: &[FieldRef],
+    (where_sql, params): (&str, &[Value]),
+    (stamp, id): (&str, &str),
+    (rows, span, last): (i64, i128, i64),
+    name: &str,
+) -> Result<Option<Vec<RecordBatch>>> {
+    let Some(id_at) = fields.iter().position(|f| f.name() == id) else {
+        return Ok(None);
+    };
+    let pays = span * 100 <= i128::from(rows) * (100 - MIN_SKIPPED_PERCENT as i128);
+    let Ok(newest) = i64::try_from(span) else {
+        return Ok(None);
+    };
+    let Some(first) = last.checked_sub(newest - 1).filter(|_| pays && newest > 0) else {
+        return Ok(None);
+    };
+    // one scan of the stamps: the rows in the range, and whether they are all newer
+    let mut gate_params = vec![Value::BigInt(first); 3];
+    gate_params.extend(params.iter().cloned());
+    let (in_range, newer) = conn
+        .prepare(&format!(
+            "SELECT count(*) FILTER (WHERE rowid >= ?), \
+             coalesce(min({stamp}) FILTER (WHERE rowid >= ?) > \
+                      max({stamp}) FILTER (WHERE rowid < ?), false) \
+             FROM {}{where_sql}",
+            sql::ident(table)
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_row(duckdb::params_from_iter(gate_params), |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?))
+            })
+        })
+        .map_err(|e| db_err(name, e))?;
+    if in_range != newest || !newer {
+        return Ok(None);
+    }
+    let filter = format!(
+        "{}rowid BETWEEN ? AND ?",
+        match where_sql.strip_prefix(" WHERE ") {
+            Some(f) => format!("{f} AND "),
+            None => String::new(),
+        }
+    );
+    let mut range_params = params.to_vec();
+    range_params.extend([Value::BigInt(first), Value::BigInt(last)]);
+    let Some(parts) = collect::scan(conn, table, fields, Some((&filter, &range_params)), name)?
+    else {
+        return Ok(None);
+    };
+    let read: usize = parts.iter().map(RecordBatch::num_rows).sum();
+    if i64::try_from(read).ok() != Some(newest) || !strictly_increasing(&parts, id_at) {
+        tracing::debug!(
+            table,
+            newest,
+            read,
+            "the newest write's ids are not each sample once in order; reading in two passes"
+        );
+        return Ok(None);
+    }
+    tracing::debug!(
+        table,
+        rows,
+        kept = newest,
+        "the newest write rewrote every sample: read its rows alone"
+    );
     Ok(Some(parts))
+}
+
+/// Whether integer column `column` of `parts`, read in order, has no NULL and strictly
+/// increases.
+fn strictly_increasing(parts: &[RecordBatch], column: usize) -> bool {
+    let mut previous: Option<i128> = None;
+    parts.iter().all(|part| {
+        let array = part.column(column);
+        array.null_count() == 0
+            && match array.data_type() {
+                DataType::UInt64 => {
+                    increasing(array.as_primitive::<UInt64Type>().values(), &mut previous)
+                }
+                DataType::UInt32 => {
+                    increasing(array.as_primitive::<UInt32Type>().values(), &mut previous)
+                }
+                DataType::UInt16 => {
+                    increasing(array.as_primitive::<UInt16Type>().values(), &mut previous)
+                }
+                DataType::UInt8 => {
+                    increasing(array.as_primitive::<UInt8Type>().values(), &mut previous)
+                }
+                DataType::Int64 => {
+                    increasing(array.as_primitive::<Int64Type>().values(), &mut previous)
+                }
+                DataType::Int32 => {
+                    increasing(array.as_primitive::<Int32Type>().values(), &mut previous)
+                }
+                DataType::Int16 => {
+                    increasing(array.as_primitive::<Int16Type>().values(), &mut previous)
+                }
+                DataType::Int8 => {
+                    increasing(array.as_primitive::<Int8Type>().values(), &mut previous)
+                }
+                _ => false,
+            }
+    })
+}
+
+/// Whether `values` strictly increase, each after `previous` (updated to the last).
+fn increasing<T: Copy + Into<i128>>(values: &[T], previous: &mut Option<i128>) -> bool {
+    for v in values {
+        let v: i128 = (*v).into();
+        if previous.is_some_and(|p| p >= v) {
+            return false;
+        }
+        *previous = Some(v);
+    }
+    true
 }
 
 /// The row id of row `row` of parts whose row ids are `parts`.
@@ -367,6 +541,96 @@ mod tests {
             rows.iter()
                 .all(|(i, p)| *i >= 1000 && *p == latest(*i, |i| i < N / 2))
         );
+    }
+
+    /// The plan a hinted scan of `(sample_uid, provenance)` takes, and the rows it returns.
+    fn planned(
+        conn: &Connection,
+        table: &str,
+        filter: Option<&str>,
+    ) -> Option<(Plan, Vec<(u64, String)>)> {
+        let schema = crate::backend::table_schema(conn, table, "test")
+            .unwrap()
+            .unwrap();
+        let fields: Vec<FieldRef> = ["sample_uid", PROVENANCE]
+            .iter()
+            .map(|c| Arc::new(schema.field_with_name(c).unwrap().clone()))
+            .collect();
+        let filter = filter.map(|f| sql::filter_sql(&metaxy_core::Expr::parse(f).unwrap()));
+        let filter = filter.as_ref().map(|(s, p)| (s.as_str(), p.as_slice()));
+        let ids = ["sample_uid".to_string()];
+        let (parts, plan) = scan(conn, table, &schema, &fields, filter, &ids, "test").unwrap()?;
+        let rows = parts
+            .iter()
+            .flat_map(|p| {
+                let ids = p.column(0).as_primitive::<UInt64Type>().clone();
+                let prov = p.column(1).as_string::<i32>().clone();
+                (0..p.num_rows())
+                    .map(move |i| (ids.value(i), prov.value(i).to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Some((plan, rows))
+    }
+
+    #[test]
+    fn a_full_rewrite_is_read_from_its_newest_write_alone() {
+        let conn = Connection::open_in_memory().unwrap();
+        collect::register(&conn, "test").unwrap();
+        table(&conn, "rewritten", "true");
+        let want: Vec<(u64, String)> = (0..N).map(|i| (i, format!("new{i}"))).collect();
+        assert_eq!(
+            planned(&conn, "rewritten", None),
+            Some((Plan::NewestWrite, want))
+        );
+        // a filter on the ids narrows the span and the newest write alike
+        let (plan, rows) = planned(&conn, "rewritten", Some("sample_uid >= 1000")).unwrap();
+        assert_eq!(plan, Plan::NewestWrite);
+        assert_eq!(rows.len(), N as usize - 1000);
+        assert!(
+            rows.iter()
+                .all(|(i, p)| *i >= 1000 && *p == format!("new{i}"))
+        );
+        // a filter leaving out a row of the newest write: its sample's latest matching row
+        // is an older one, so the newest write alone would be wrong
+        let (plan, rows) =
+            planned(&conn, "rewritten", Some("metaxy_provenance != 'new5'")).unwrap();
+        assert_eq!(plan, Plan::TwoPasses);
+        assert_eq!(rows.len(), N as usize);
+        assert!(rows.contains(&(5, "old5".to_string())));
+        // half re-written: the newest write does not cover the ids, two passes
+        table(&conn, "half", &format!("i < {}", N / 2));
+        let (plan, rows) = planned(&conn, "half", None).unwrap();
+        assert_eq!(plan, Plan::TwoPasses);
+        assert_eq!(rows.len(), N as usize);
+    }
+
+    #[test]
+    fn a_newest_write_out_of_order_or_with_a_repeated_id_is_not_trusted() {
+        let conn = Connection::open_in_memory().unwrap();
+        collect::register(&conn, "test").unwrap();
+        // every sample re-written, in descending id order: as many rows as ids, one range,
+        // but not increasing — the two passes find the same rows
+        table_of(&conn, "reversed", N, "false");
+        conn.execute_batch(&format!(
+            "INSERT INTO reversed SELECT i, TIMESTAMPTZ '2026-01-02 00:00:00+00', NULL, 'new' || i
+                 FROM range({N}) r(i) ORDER BY i DESC"
+        ))
+        .unwrap();
+        let (plan, mut rows) = planned(&conn, "reversed", None).unwrap();
+        assert_eq!(plan, Plan::TwoPasses);
+        rows.sort();
+        let want: Vec<(u64, String)> = (0..N).map(|i| (i, format!("new{i}"))).collect();
+        assert_eq!(rows, want);
+        // one id twice in the newest write and another missing: the count still matches the
+        // span, but the repeated id ties on its stamp — the caller decides on every row
+        table_of(&conn, "repeated", N, "false");
+        conn.execute_batch(&format!(
+            "INSERT INTO repeated SELECT CASE WHEN i = 6 THEN 5 ELSE i END,
+                 TIMESTAMPTZ '2026-01-02 00:00:00+00', NULL, 'new' || i FROM range({N}) r(i)"
+        ))
+        .unwrap();
+        assert_eq!(planned(&conn, "repeated", None), None);
     }
 
     #[test]
