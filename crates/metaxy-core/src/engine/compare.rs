@@ -10,6 +10,7 @@ use arrow_array::{
     Array, ArrayRef, BooleanArray, RecordBatch, StringArray, StructArray, UInt32Array,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use rayon::prelude::*;
 
 use super::hashing::{FieldValues, as_struct, field_values};
 use crate::batches;
@@ -97,8 +98,8 @@ pub(crate) fn compare(
         let by_predicate = predicate_hits
             .as_ref()
             .is_some_and(|p| p.is_valid(c) && p.value(c));
-        let changed =
-            cur_prov.is_null(c) || (!exp_prov.is_null(i) && exp_prov.value(i) != cur_prov.value(c));
+        let changed = cur_prov.is_null(c)
+            || (!exp_prov.is_null(i) && !same_bytes(exp_prov.value(i), cur_prov.value(c)));
         changed || by_predicate
     };
     let mut new_idx: Vec<u32> = Vec::new();
@@ -108,6 +109,18 @@ pub(crate) fn compare(
         exp_enc.strictly_increasing_ints(),
         cur_enc.strictly_increasing_ints(),
     ) {
+        (Some(exp_ids), Some(cur_ids)) if exp_ids == cur_ids => {
+            // the same samples in the same order (the usual re-run): row i against row i,
+            // on both cores
+            stale_idx = (0..exp_ids.len())
+                .into_par_iter()
+                .with_min_len(1 << 16)
+                .filter(|&i| is_stale(i, i))
+                .map(|i| i as u32)
+                .collect();
+            stale_cur = stale_idx.clone();
+            Vec::new()
+        }
         (Some(exp_ids), Some(cur_ids)) => {
             // both sides in id order (the common case): one merge pass, no hash tables
             keys::merge_ids(exp_ids, cur_ids, |i, c| match c {
@@ -157,6 +170,25 @@ pub(crate) fn compare(
         stale,
         orphaned,
     })
+}
+
+/// Whether two provenance strings are equal; hashes truncated to 8 or 16 characters (the
+/// usual lengths) are compared as one integer instead of through `memcmp`.
+#[inline]
+fn same_bytes(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match (
+        a.len() == b.len(),
+        <[u8; 8]>::try_from(a),
+        <[u8; 8]>::try_from(b),
+    ) {
+        (false, _, _) => false,
+        (true, Ok(x), Ok(y)) => u64::from_ne_bytes(x) == u64::from_ne_bytes(y),
+        _ => match (<[u8; 16]>::try_from(a), <[u8; 16]>::try_from(b)) {
+            (Ok(x), Ok(y)) => u128::from_ne_bytes(x) == u128::from_ne_bytes(y),
+            _ => a == b,
+        },
+    }
 }
 
 fn take_rows(batch: &RecordBatch, idx: Vec<u32>) -> Result<RecordBatch> {
@@ -311,4 +343,82 @@ fn collapse(current: &RecordBatch, join_columns: &[String], feature: &str) -> Re
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(RecordBatch::try_new(current.schema(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use arrow_array::UInt64Array;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A frame of `sample_uid` and `metaxy_provenance` (`None`: NULL) for ids `0..`.
+    fn frame(provenance: &[Option<String>], order: impl Iterator<Item = usize>) -> RecordBatch {
+        let rows: Vec<usize> = order.collect();
+        let ids = UInt64Array::from_iter_values(rows.iter().map(|&r| r as u64));
+        let prov = StringArray::from_iter(rows.iter().map(|&r| provenance[r].clone()));
+        RecordBatch::try_from_iter(vec![
+            ("sample_uid", Arc::new(ids) as ArrayRef),
+            (PROVENANCE, Arc::new(prov) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    /// The ids of the stale rows.
+    fn stale_ids(expected: RecordBatch, current: RecordBatch) -> Vec<u64> {
+        let join = ["sample_uid".to_string()];
+        let input = CompareInput {
+            feature: "f",
+            join_columns: &join,
+            collapse: false,
+            predicate: None,
+            field_keys: &[],
+        };
+        let inc = compare(input, expected, Some(current)).unwrap();
+        assert_eq!(inc.new.num_rows() + inc.orphaned.num_rows(), 0);
+        let mut ids: Vec<u64> = inc
+            .stale
+            .column_by_name("sample_uid")
+            .unwrap()
+            .as_primitive::<arrow_array::types::UInt64Type>()
+            .values()
+            .to_vec();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Provenance strings of the lengths the comparison treats apart (8 and 16 bytes as one
+    /// integer, others byte by byte), or NULL.
+    fn provenance() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            "[ab]{8}".prop_map(Some),
+            "[ab]{16}".prop_map(Some),
+            "[ab]{0,20}".prop_map(Some),
+        ]
+    }
+
+    proptest! {
+        /// Rows in the same order are compared row by row; the stale rows are the ones a
+        /// comparison of the same frames in another order finds (matching ids by hashing), and the
+        /// ones whose provenance differs or is NULL on the stored side.
+        #[test]
+        fn comparing_in_place_finds_what_matching_by_id_finds(
+            rows in proptest::collection::vec((provenance(), provenance()), 1..300),
+        ) {
+            let (exp, cur): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+            let n = exp.len();
+            let in_place = stale_ids(frame(&exp, 0..n), frame(&cur, 0..n));
+            // every other row first: the ids no longer line up and are matched by a hash table
+            let shuffled = (0..n).step_by(2).chain((1..n).step_by(2));
+            let merged = stale_ids(frame(&exp, 0..n), frame(&cur, shuffled));
+            let want: Vec<u64> = (0..n)
+                .filter(|&i| cur[i].is_none() || (exp[i].is_some() && exp[i] != cur[i]))
+                .map(|i| i as u64)
+                .collect();
+            prop_assert_eq!(&in_place, &want);
+            prop_assert_eq!(&merged, &want);
+        }
+    }
 }
