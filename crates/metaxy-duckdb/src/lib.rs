@@ -15,7 +15,8 @@
 //!   through Arrow, streamed, a large one as several row-id ranges at once.
 //! * A read that keeps the latest row per sample of a large table rewritten by later appends
 //!   reads it in two passes (`latest`): ids and timestamps of every row, then the other
-//!   columns of the winners' row-id ranges only, in one transaction.
+//!   columns of the winners' row-id ranges only, in one transaction; when the newest write
+//!   rewrote every sample, its row-id range alone, checked as it is read.
 //! * With `pushdown = true` resolves run inside DuckDB when their plan allows (the versioning
 //!   pushdown): metaxy's hash functions are registered from Rust on every connection
 //!   (`metaxy_hash_xxhash64(text)`, ...), nothing is installed or downloaded, and only the
