@@ -30,11 +30,12 @@
 
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
 };
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Field, FieldRef, Schema};
 use duckdb::Connection;
 use duckdb::types::Value;
@@ -139,11 +140,15 @@ fn in_transaction(
         Some(id) => format!("max({id})::HUGEINT - min({id})::HUGEINT + 1"),
         None => "NULL::HUGEINT".to_string(),
     };
+    // plain columns, not `stamp`: the coalesce of every row costs as much as the scan. Stamps
+    // may differ when the update stamps do or a tombstone is stamped by its deletion.
+    let updated = sql::ident(UPDATED_AT);
+    let gate_started = std::time::Instant::now();
     let (rows, stamps_differ, tombstones, min_rowid, max_rowid, stamped, id_span) = conn
         .prepare(&format!(
-            "SELECT count(*), coalesce(min({stamp}) < max({stamp}), false), {tombstones}, \
-             coalesce(min(rowid), 0), coalesce(max(rowid), -1), count({stamp}), {id_span} \
-             FROM {}{where_sql}",
+            "SELECT count(*), coalesce(min({updated}) < max({updated}), false) OR {tombstones} > 0, \
+             {tombstones}, coalesce(min(rowid), 0), coalesce(max(rowid), -1), count({updated}), \
+             {id_span} FROM {}{where_sql}",
             sql::ident(table)
         ))
         .and_then(|mut stmt| {
@@ -160,17 +165,34 @@ fn in_transaction(
             })
         })
         .map_err(|e| db_err(name, e))?;
+    tracing::debug!(
+        table,
+        rows,
+        stamps_differ,
+        gate_ms = gate_started.elapsed().as_millis() as u64,
+        "the rows a read keeps the latest of"
+    );
     if rows < MIN_ROWS || !stamps_differ {
         return Ok(None);
     }
+    // the newest write's own stamps are checked as it is read, so they must be read
+    let stamps_read = [UPDATED_AT, DELETED_AT]
+        .iter()
+        .all(|c| schema.column_with_name(c).is_none() || fields.iter().any(|f| f.name() == c));
+    let newest_stamp = if tombstones > 0 {
+        stamp.clone()
+    } else {
+        sql::ident(UPDATED_AT)
+    };
     if stamped == rows
+        && stamps_read
         && let Some(span) = id_span
         && let Some(parts) = newest_write(
             conn,
             table,
             fields,
             (&where_sql, &params),
-            (&stamp, &id_columns[0]),
+            (&newest_stamp, &id_columns[0]),
             (rows, span, max_rowid),
             name,
         )?
@@ -287,7 +309,8 @@ fn in_transaction(
 /// The rows of the newest write of `table`, when they are the latest row of every sample:
 /// the last `span` row ids (`span`: the ids' span over the `rows` rows matching the filter
 /// `where_sql`; `last`: their greatest row id) all match the filter, every one is stamped
-/// later than every matching row before them, and their ids come back strictly increasing —
+/// (`stamp`, in SQL) later than every matching row before them, and their ids come back
+/// strictly increasing —
 /// so each id of the table is among them exactly once, newer than any other row. `Ok(None)`
 /// when that does not hold or would not save a quarter of the rows.
 fn newest_write(
@@ -309,33 +332,32 @@ fn newest_write(
     let Some(first) = last.checked_sub(newest - 1).filter(|_| pays && newest > 0) else {
         return Ok(None);
     };
-    // one scan of the stamps: the rows in the range, and whether they are all newer
-    let mut gate_params = vec![Value::BigInt(first); 3];
-    gate_params.extend(params.iter().cloned());
-    let (in_range, newer) = conn
+    let filtered = |range: &str| match where_sql.strip_prefix(" WHERE ") {
+        Some(f) => format!("{f} AND {range}"),
+        None => range.to_string(),
+    };
+    // the newest stamp before the range (DuckDB skips the row groups of the range)
+    let started = std::time::Instant::now();
+    let mut before_params = params.to_vec();
+    before_params.push(Value::BigInt(first));
+    let before = conn
         .prepare(&format!(
-            "SELECT count(*) FILTER (WHERE rowid >= ?), \
-             coalesce(min({stamp}) FILTER (WHERE rowid >= ?) > \
-                      max({stamp}) FILTER (WHERE rowid < ?), false) \
-             FROM {}{where_sql}",
-            sql::ident(table)
+            "SELECT epoch_us(max({stamp})) FROM {} WHERE {}",
+            sql::ident(table),
+            filtered("rowid < ?")
         ))
         .and_then(|mut stmt| {
-            stmt.query_row(duckdb::params_from_iter(gate_params), |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?))
+            stmt.query_row(duckdb::params_from_iter(before_params), |r| {
+                r.get::<_, Option<i64>>(0)
             })
         })
         .map_err(|e| db_err(name, e))?;
-    if in_range != newest || !newer {
-        return Ok(None);
-    }
-    let filter = format!(
-        "{}rowid BETWEEN ? AND ?",
-        match where_sql.strip_prefix(" WHERE ") {
-            Some(f) => format!("{f} AND "),
-            None => String::new(),
-        }
+    tracing::debug!(
+        table,
+        ms = started.elapsed().as_millis() as u64,
+        "the newest stamp before the last row-id range the ids span"
     );
+    let filter = filtered("rowid BETWEEN ? AND ?");
     let mut range_params = params.to_vec();
     range_params.extend([Value::BigInt(first), Value::BigInt(last)]);
     let Some(parts) = collect::scan(conn, table, fields, Some((&filter, &range_params)), name)?
@@ -343,12 +365,18 @@ fn newest_write(
         return Ok(None);
     };
     let read: usize = parts.iter().map(RecordBatch::num_rows).sum();
-    if i64::try_from(read).ok() != Some(newest) || !strictly_increasing(&parts, id_at) {
+    let newer = match (least_stamp(&parts), before) {
+        (Some(least), Some(before)) => least > before,
+        _ => false,
+    };
+    if i64::try_from(read).ok() != Some(newest) || !newer || !strictly_increasing(&parts, id_at) {
         tracing::debug!(
             table,
             newest,
             read,
-            "the newest write's ids are not each sample once in order; reading in two passes"
+            newer,
+            "the last row-id range the ids span is not each sample once, in order and newer \
+             than the rows before it; reading in two passes"
         );
         return Ok(None);
     }
@@ -359,6 +387,45 @@ fn newest_write(
         "the newest write rewrote every sample: read its rows alone"
     );
     Ok(Some(parts))
+}
+
+/// The least `coalesce(deleted_at, updated_at)` of `parts` in microseconds, `None` when a row
+/// has neither or the columns are not microsecond timestamps (the stamps keep-latest orders
+/// by, read by every hinted scan).
+fn least_stamp(parts: &[RecordBatch]) -> Option<i64> {
+    let mut least: Option<i64> = None;
+    for part in parts {
+        let micros = |c: &str| {
+            part.column_by_name(c)
+                .map(|a| a.as_primitive_opt::<TimestampMicrosecondType>())
+        };
+        let updated = micros(UPDATED_AT)??;
+        let deleted = match micros(DELETED_AT) {
+            None => None,
+            Some(Some(d)) if d.null_count() < d.len() => Some(d),
+            Some(Some(_)) => None,
+            Some(None) => return None,
+        };
+        let part_least = match deleted {
+            None if updated.null_count() == 0 => updated.values().iter().min().copied(),
+            _ => {
+                let mut m: Option<i64> = None;
+                for r in 0..part.num_rows() {
+                    let stamp = deleted
+                        .filter(|d| d.is_valid(r))
+                        .or(Some(updated).filter(|u| u.is_valid(r)))?
+                        .value(r);
+                    m = Some(m.map_or(stamp, |m| m.min(stamp)));
+                }
+                m
+            }
+        };
+        least = match (least, part_least) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    least
 }
 
 /// Whether integer column `column` of `parts`, read in order, has no NULL and strictly
@@ -543,7 +610,8 @@ mod tests {
         );
     }
 
-    /// The plan a hinted scan of `(sample_uid, provenance)` takes, and the rows it returns.
+    /// The plan a hinted scan of `(sample_uid, provenance)` and the stamps takes, and the
+    /// `(sample_uid, provenance)` of the rows it returns.
     fn planned(
         conn: &Connection,
         table: &str,
@@ -552,7 +620,8 @@ mod tests {
         let schema = crate::backend::table_schema(conn, table, "test")
             .unwrap()
             .unwrap();
-        let fields: Vec<FieldRef> = ["sample_uid", PROVENANCE]
+        // the columns a store's read asks for besides the requested ones: the stamps
+        let fields: Vec<FieldRef> = ["sample_uid", PROVENANCE, UPDATED_AT, DELETED_AT]
             .iter()
             .map(|c| Arc::new(schema.field_with_name(c).unwrap().clone()))
             .collect();
@@ -631,6 +700,48 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(planned(&conn, "repeated", None), None);
+        // every sample written again, but stamped earlier (a backfill): the older write wins
+        table_of(&conn, "backfilled", N, "false");
+        conn.execute_batch(&format!(
+            "INSERT INTO backfilled SELECT i, TIMESTAMPTZ '2025-12-31 00:00:00+00', NULL,
+                 'backfill' || i FROM range({N}) r(i)"
+        ))
+        .unwrap();
+        let (plan, rows) = planned(&conn, "backfilled", None).unwrap();
+        assert_eq!(plan, Plan::TwoPasses);
+        assert_eq!(
+            rows,
+            (0..N).map(|i| (i, format!("old{i}"))).collect::<Vec<_>>()
+        );
+        // a tombstone before the rewrite, deleting later than the rewrite was stamped: it
+        // wins for its sample, so the rewrite alone would be wrong
+        conn.execute_batch(&format!(
+            "CREATE TABLE tombstoned (sample_uid UBIGINT, metaxy_updated_at TIMESTAMPTZ,
+                 metaxy_deleted_at TIMESTAMPTZ, metaxy_provenance VARCHAR);
+             INSERT INTO tombstoned SELECT i, TIMESTAMPTZ '2026-01-01 00:00:00+00', NULL,
+                 'old' || i FROM range({N}) r(i);
+             INSERT INTO tombstoned VALUES (7, TIMESTAMPTZ '2026-01-01 00:00:00+00',
+                 TIMESTAMPTZ '2026-01-03 00:00:00+00', 'gone7');
+             INSERT INTO tombstoned SELECT i, TIMESTAMPTZ '2026-01-02 00:00:00+00', NULL,
+                 'new' || i FROM range({N}) r(i);"
+        ))
+        .unwrap();
+        let (plan, mut rows) = planned(&conn, "tombstoned", None).unwrap();
+        assert_eq!(plan, Plan::TwoPasses);
+        rows.sort();
+        let want: Vec<(u64, String)> = (0..N)
+            .map(|i| {
+                (
+                    i,
+                    if i == 7 {
+                        "gone7".into()
+                    } else {
+                        format!("new{i}")
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(rows, want);
     }
 
     #[test]
