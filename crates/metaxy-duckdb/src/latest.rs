@@ -36,7 +36,7 @@ use arrow_array::types::{
     UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, RecordBatch};
-use arrow_schema::{DataType, Field, FieldRef, Schema};
+use arrow_schema::{DataType, Field, FieldRef, Schema, TimeUnit};
 use duckdb::Connection;
 use duckdb::types::Value;
 use metaxy_core::columns::{DELETED_AT, UPDATED_AT};
@@ -175,10 +175,15 @@ fn in_transaction(
     if rows < MIN_ROWS || !stamps_differ {
         return Ok(None);
     }
-    // the newest write's own stamps are checked as it is read, so they must be read
-    let stamps_read = [UPDATED_AT, DELETED_AT]
-        .iter()
-        .all(|c| schema.column_with_name(c).is_none() || fields.iter().any(|f| f.name() == c));
+    // the newest write's own stamps are checked as it is read, so they must be read, as
+    // microsecond timestamps (what the store writes)
+    let stamps_read = [UPDATED_AT, DELETED_AT].iter().all(|c| {
+        schema.column_with_name(c).is_none()
+            || fields.iter().any(|f| {
+                f.name() == c
+                    && matches!(f.data_type(), DataType::Timestamp(TimeUnit::Microsecond, _))
+            })
+    });
     let newest_stamp = if tombstones > 0 {
         stamp.clone()
     } else {
@@ -310,9 +315,8 @@ fn in_transaction(
 /// the last `span` row ids (`span`: the ids' span over the `rows` rows matching the filter
 /// `where_sql`; `last`: their greatest row id) all match the filter, every one is stamped
 /// (`stamp`, in SQL) later than every matching row before them, and their ids come back
-/// strictly increasing —
-/// so each id of the table is among them exactly once, newer than any other row. `Ok(None)`
-/// when that does not hold or would not save a quarter of the rows.
+/// strictly increasing — so each id of the table is among them exactly once, newer than any
+/// other row. `Ok(None)` when that does not hold or would not save a quarter of the rows.
 fn newest_write(
     conn: &Connection,
     table: &str,
