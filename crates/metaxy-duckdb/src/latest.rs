@@ -31,11 +31,8 @@
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt8Type, UInt16Type,
-    UInt32Type, UInt64Type,
-};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::types::{Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, RecordBatch, downcast_integer};
 use arrow_schema::{DataType, Field, FieldRef, Schema, TimeUnit};
 use duckdb::Connection;
 use duckdb::types::Value;
@@ -435,35 +432,18 @@ fn least_stamp(parts: &[RecordBatch]) -> Option<i64> {
 /// Whether integer column `column` of `parts`, read in order, has no NULL and strictly
 /// increases.
 fn strictly_increasing(parts: &[RecordBatch], column: usize) -> bool {
+    macro_rules! increasing_of {
+        ($t:ty, $array:expr, $previous:expr) => {
+            increasing($array.as_primitive::<$t>().values(), $previous)
+        };
+    }
     let mut previous: Option<i128> = None;
     parts.iter().all(|part| {
         let array = part.column(column);
+        let last = &mut previous;
         array.null_count() == 0
-            && match array.data_type() {
-                DataType::UInt64 => {
-                    increasing(array.as_primitive::<UInt64Type>().values(), &mut previous)
-                }
-                DataType::UInt32 => {
-                    increasing(array.as_primitive::<UInt32Type>().values(), &mut previous)
-                }
-                DataType::UInt16 => {
-                    increasing(array.as_primitive::<UInt16Type>().values(), &mut previous)
-                }
-                DataType::UInt8 => {
-                    increasing(array.as_primitive::<UInt8Type>().values(), &mut previous)
-                }
-                DataType::Int64 => {
-                    increasing(array.as_primitive::<Int64Type>().values(), &mut previous)
-                }
-                DataType::Int32 => {
-                    increasing(array.as_primitive::<Int32Type>().values(), &mut previous)
-                }
-                DataType::Int16 => {
-                    increasing(array.as_primitive::<Int16Type>().values(), &mut previous)
-                }
-                DataType::Int8 => {
-                    increasing(array.as_primitive::<Int8Type>().values(), &mut previous)
-                }
+            && downcast_integer! {
+                array.data_type() => (increasing_of, array, last),
                 _ => false,
             }
     })
@@ -559,6 +539,11 @@ mod tests {
         let parts = crate::backend::scan_parts(conn, table, &request, "test")
             .unwrap()
             .unwrap();
+        id_provenance(&parts)
+    }
+
+    /// `(sample_uid, provenance)` of every row of `parts` (the first two columns).
+    fn id_provenance(parts: &[RecordBatch]) -> Vec<(u64, String)> {
         parts
             .iter()
             .flat_map(|p| {
@@ -633,17 +618,7 @@ mod tests {
         let filter = filter.as_ref().map(|(s, p)| (s.as_str(), p.as_slice()));
         let ids = ["sample_uid".to_string()];
         let (parts, plan) = scan(conn, table, &schema, &fields, filter, &ids, "test").unwrap()?;
-        let rows = parts
-            .iter()
-            .flat_map(|p| {
-                let ids = p.column(0).as_primitive::<UInt64Type>().clone();
-                let prov = p.column(1).as_string::<i32>().clone();
-                (0..p.num_rows())
-                    .map(move |i| (ids.value(i), prov.value(i).to_string()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        Some((plan, rows))
+        Some((plan, id_provenance(&parts)))
     }
 
     #[test]
@@ -792,6 +767,36 @@ mod tests {
         // a small table: one pass
         table_of(&conn, "small", 1000, "true");
         assert_eq!(hinted(&conn, "small", None).len(), 2000);
+    }
+
+    #[test]
+    fn ids_strictly_increase_across_parts_of_any_integer_type() {
+        use arrow_array::{ArrayRef, Float64Array, Int8Array, Int32Array};
+        let parts = |arrays: Vec<ArrayRef>| -> Vec<RecordBatch> {
+            arrays
+                .into_iter()
+                .map(|a| RecordBatch::try_from_iter(vec![("id", a)]).unwrap())
+                .collect()
+        };
+        let i32s = |v: Vec<Option<i32>>| Arc::new(Int32Array::from(v)) as ArrayRef;
+        assert!(strictly_increasing(
+            &parts(vec![i32s(vec![Some(-5), Some(2)]), i32s(vec![Some(3)])]),
+            0
+        ));
+        // equal across the boundary of two parts, a NULL, a decrease
+        assert!(!strictly_increasing(
+            &parts(vec![i32s(vec![Some(1), Some(2)]), i32s(vec![Some(2)])]),
+            0
+        ));
+        assert!(!strictly_increasing(
+            &parts(vec![i32s(vec![Some(1), None])]),
+            0
+        ));
+        let i8s = Arc::new(Int8Array::from(vec![3, 1])) as ArrayRef;
+        assert!(!strictly_increasing(&parts(vec![i8s]), 0));
+        // not an integer column
+        let floats = Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef;
+        assert!(!strictly_increasing(&parts(vec![floats]), 0));
     }
 
     #[test]
