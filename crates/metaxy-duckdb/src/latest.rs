@@ -105,15 +105,6 @@ fn in_transaction(
     name: &str,
 ) -> Result<Option<(Vec<RecordBatch>, Plan)>> {
     let has_deleted = schema.column_with_name(DELETED_AT).is_some();
-    let stamp = if has_deleted {
-        format!(
-            "coalesce({}, {})",
-            sql::ident(DELETED_AT),
-            sql::ident(UPDATED_AT)
-        )
-    } else {
-        sql::ident(UPDATED_AT)
-    };
     let (where_sql, params): (String, Vec<Value>) = match filter {
         Some((f, p)) => (format!(" WHERE ({f})"), p.to_vec()),
         None => (String::new(), Vec::new()),
@@ -137,8 +128,8 @@ fn in_transaction(
         Some(id) => format!("max({id})::HUGEINT - min({id})::HUGEINT + 1"),
         None => "NULL::HUGEINT".to_string(),
     };
-    // plain columns, not `stamp`: the coalesce of every row costs as much as the scan. Stamps
-    // may differ when the update stamps do or a tombstone is stamped by its deletion.
+    // plain columns, not `coalesce(deleted_at, updated_at)`: computing it for every row costs
+    // as much as the scan. Stamps may differ when the update stamps do or a tombstone is stamped by its deletion.
     let updated = sql::ident(UPDATED_AT);
     let gate_started = std::time::Instant::now();
     let (rows, stamps_differ, tombstones, min_rowid, max_rowid, stamped, id_span) = conn
@@ -181,10 +172,12 @@ fn in_transaction(
                     && matches!(f.data_type(), DataType::Timestamp(TimeUnit::Microsecond, _))
             })
     });
-    let newest_stamp = if tombstones > 0 {
-        stamp.clone()
+    // a table without tombstones is ordered by its update stamps alone
+    let has_deleted = has_deleted && tombstones > 0;
+    let stamp = if has_deleted {
+        format!("coalesce({}, {updated})", sql::ident(DELETED_AT))
     } else {
-        sql::ident(UPDATED_AT)
+        updated
     };
     if stamped == rows
         && stamps_read
@@ -194,15 +187,13 @@ fn in_transaction(
             table,
             fields,
             (&where_sql, &params),
-            (&newest_stamp, &id_columns[0]),
+            (&stamp, &id_columns[0]),
             (rows, span, max_rowid),
             name,
         )?
     {
         return Ok(Some((parts, Plan::NewestWrite)));
     }
-    // a table without tombstones is ordered by its update stamps alone
-    let has_deleted = has_deleted && tombstones > 0;
     // every row id between the first and the last matches: row k of the first pass (read in
     // row-id order) is row id `min_rowid + k`, and the row ids need not be read
     let dense = max_rowid

@@ -90,6 +90,11 @@ impl Order {
             _ => runs_of(self.stamps(), max),
         }
     }
+
+    fn provenance(&self, row: usize) -> Option<&str> {
+        let p: &StringArray = self.provenance.as_ref()?.as_string_opt()?;
+        p.is_valid(row).then(|| p.value(row))
+    }
 }
 
 /// Consecutive equal `stamps` as runs, or `None` past `max` runs.
@@ -107,13 +112,6 @@ fn runs_of(stamps: impl Iterator<Item = Stamp>, max: usize) -> Option<Vec<StampR
         }
     }
     Some(runs)
-}
-
-impl Order {
-    fn provenance(&self, row: usize) -> Option<&str> {
-        let p: &StringArray = self.provenance.as_ref()?.as_string_opt()?;
-        p.is_valid(row).then(|| p.value(row))
-    }
 }
 
 /// What [`keep_latest`] does with a tie of stamps when the parts have no
