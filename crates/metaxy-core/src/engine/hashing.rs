@@ -13,23 +13,65 @@ use crate::error::{Error, Result};
 use crate::hash::HashAlgorithm;
 
 /// Builds a `Utf8` column of hashes without a per-row allocation.
-pub(crate) struct HashColumnBuilder {
-    values: Vec<u8>,
-    offsets: Vec<i32>,
+pub(crate) struct HashColumnBuilder<'a> {
+    values: Values<'a>,
     /// Validity, kept only from the first NULL on (most columns have none).
     nulls: Option<BooleanBufferBuilder>,
     algorithm: HashAlgorithm,
     truncation: Option<usize>,
 }
 
-impl HashColumnBuilder {
+/// Where a [`HashColumnBuilder`] puts its values.
+enum Values<'a> {
+    /// Appended one after the other, each with its end offset.
+    Growing { values: Vec<u8>, offsets: Vec<i32> },
+    /// Every value exactly `width` bytes, written in place into this chunk's slice of the
+    /// finished column (see [`fixed_width`]): no offsets to keep, no chunks to join. A NULL
+    /// leaves its slot as it is (zeros). A value of another width marks the chunk
+    /// `irregular`, and the column is built again the growing way.
+    Fixed {
+        out: &'a mut [u8],
+        width: usize,
+        len: usize,
+        /// The value being rendered.
+        scratch: Vec<u8>,
+        irregular: bool,
+    },
+}
+
+impl HashColumnBuilder<'static> {
     pub(crate) fn new(rows: usize, algorithm: HashAlgorithm, truncation: Option<usize>) -> Self {
         let width = truncation.unwrap_or(64).min(64);
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
         HashColumnBuilder {
-            values: Vec::with_capacity(rows * width),
-            offsets,
+            values: Values::Growing {
+                values: Vec::with_capacity(rows * width),
+                offsets,
+            },
+            nulls: None,
+            algorithm,
+            truncation,
+        }
+    }
+}
+
+impl<'a> HashColumnBuilder<'a> {
+    /// A builder writing `out.len() / width` values of `width` bytes into `out`.
+    fn fixed(
+        out: &'a mut [u8],
+        width: usize,
+        algorithm: HashAlgorithm,
+        truncation: Option<usize>,
+    ) -> Self {
+        HashColumnBuilder {
+            values: Values::Fixed {
+                out,
+                width,
+                len: 0,
+                scratch: Vec::with_capacity(64),
+                irregular: false,
+            },
             nulls: None,
             algorithm,
             truncation,
@@ -39,9 +81,35 @@ impl HashColumnBuilder {
     /// Appends the hash of `preimage`.
     #[inline]
     pub(crate) fn push_hash(&mut self, preimage: &[u8]) {
-        self.algorithm
-            .hash_into(preimage, self.truncation, &mut self.values);
-        self.offsets.push(self.values.len() as i32);
+        let (algorithm, truncation) = (self.algorithm, self.truncation);
+        self.push_rendered(|out| algorithm.hash_into(preimage, truncation, out));
+    }
+
+    /// Appends the value `render` appends to a buffer.
+    #[inline]
+    fn push_rendered(&mut self, render: impl FnOnce(&mut Vec<u8>)) {
+        match &mut self.values {
+            Values::Growing { values, offsets } => {
+                render(values);
+                offsets.push(values.len() as i32);
+            }
+            Values::Fixed {
+                out,
+                width,
+                len,
+                scratch,
+                irregular,
+            } => {
+                scratch.clear();
+                render(scratch);
+                let at = *len * *width;
+                match out.get_mut(at..at + *width) {
+                    Some(slot) if scratch.len() == *width => slot.copy_from_slice(scratch),
+                    _ => *irregular = true,
+                }
+                *len += 1;
+            }
+        }
         if let Some(n) = &mut self.nulls {
             n.append(true);
         }
@@ -50,11 +118,22 @@ impl HashColumnBuilder {
     /// Appends NULL.
     #[inline]
     pub(crate) fn push_null(&mut self) {
-        let valid_before = self.offsets.len() - 1;
-        self.offsets.push(self.values.len() as i32);
+        let valid_before = self.len();
+        let capacity = match &mut self.values {
+            Values::Growing { values, offsets } => {
+                offsets.push(values.len() as i32);
+                offsets.capacity()
+            }
+            Values::Fixed {
+                out, width, len, ..
+            } => {
+                *len += 1;
+                out.len() / *width + 1
+            }
+        };
         self.nulls
             .get_or_insert_with(|| {
-                let mut n = BooleanBufferBuilder::new(self.offsets.capacity());
+                let mut n = BooleanBufferBuilder::new(capacity);
                 n.append_n(valid_before, true);
                 n
             })
@@ -68,17 +147,17 @@ impl HashColumnBuilder {
         let Some(digest) = digest else {
             return self.push_hash(preimage);
         };
-        HashAlgorithm::render_u64(digest, self.truncation, &mut self.values);
-        self.offsets.push(self.values.len() as i32);
-        if let Some(n) = &mut self.nulls {
-            n.append(true);
-        }
+        let truncation = self.truncation;
+        self.push_rendered(|out| HashAlgorithm::render_u64(digest, truncation, out));
     }
 
     /// The number of values appended.
     #[inline]
     fn len(&self) -> usize {
-        self.offsets.len() - 1
+        match &self.values {
+            Values::Growing { offsets, .. } => offsets.len() - 1,
+            Values::Fixed { len, .. } => *len,
+        }
     }
 
     /// The value of row `row`, or `None` if it is NULL or not appended yet.
@@ -87,17 +166,52 @@ impl HashColumnBuilder {
         if row >= self.len() || self.nulls.as_ref().is_some_and(|n| !n.get_bit(row)) {
             return None;
         }
-        self.values
-            .get(self.offsets[row] as usize..self.offsets[row + 1] as usize)
+        match &self.values {
+            Values::Growing { values, offsets } => {
+                values.get(offsets[row] as usize..offsets[row + 1] as usize)
+            }
+            Values::Fixed { out, width, .. } => out.get(row * width..(row + 1) * width),
+        }
+    }
+
+    /// Whether a value did not have the fixed width (always `false` for a growing builder).
+    fn irregular(&self) -> bool {
+        matches!(
+            self.values,
+            Values::Fixed {
+                irregular: true,
+                ..
+            }
+        )
     }
 
     pub(crate) fn finish(self) -> Result<StringArray> {
         let nulls = self.nulls.map(|mut n| NullBuffer::new(n.finish()));
+        let Values::Growing { values, offsets } = self.values else {
+            return Err(Error::InvalidArgument(
+                "internal error: a fixed-width hash column is finished by its caller".into(),
+            ));
+        };
         Ok(StringArray::try_new(
-            OffsetBuffer::new(self.offsets.into()),
-            self.values.into(),
+            OffsetBuffer::new(offsets.into()),
+            values.into(),
             nulls,
         )?)
+    }
+}
+
+/// The width of every value of a hash column when it is certain up to a chance too small to
+/// matter: a hex digest cut to `truncation` characters, or a 64-bit digest cut to at most 12
+/// of its 19 or 20 decimal digits (shorter only for a digest below 10^11, one in 10^8 — and
+/// then the column is simply built again with offsets). `None`: widths vary (no truncation,
+/// 32-bit digests).
+fn fixed_width(algorithm: HashAlgorithm, truncation: Option<usize>) -> Option<usize> {
+    let t = truncation?;
+    match algorithm {
+        HashAlgorithm::Xxhash64 | HashAlgorithm::Wyhash => (1..=12).contains(&t).then_some(t),
+        HashAlgorithm::Md5 => (1..=32).contains(&t).then_some(t),
+        HashAlgorithm::Sha256 => (1..=64).contains(&t).then_some(t),
+        HashAlgorithm::Xxhash32 => None,
     }
 }
 
@@ -469,6 +583,9 @@ impl RowHashes<'_> {
 
 /// `columns` columns of `len` hashes each, built in one pass over the rows in parallel chunks.
 /// `row(i, out)` appends exactly one value (a hash or NULL) to every column for row `i`.
+///
+/// When every hash has one width ([`fixed_width`]), the chunks write their values straight
+/// into the finished columns; otherwise each chunk builds its own pieces, joined at the end.
 pub(crate) fn hash_columns<F>(
     len: usize,
     columns: usize,
@@ -483,39 +600,22 @@ where
         .step_by(CHUNK)
         .map(|start| (start, (start + CHUNK).min(len)))
         .collect();
+    if let Some(width) = fixed_width(algorithm, truncation)
+        && let Some(built) =
+            fixed_columns(len, columns, &chunks, width, algorithm, truncation, &row)?
+    {
+        return Ok(built);
+    }
     let built: Vec<Vec<HashColumnBuilder>> = chunks
         .par_iter()
         .map(|&(start, end)| {
             let mut out: Vec<HashColumnBuilder> = (0..columns)
                 .map(|_| HashColumnBuilder::new(end - start, algorithm, truncation))
                 .collect();
-            let mut batch = Batch::new(algorithm);
-            for i in start..end {
-                row(
-                    i,
-                    &mut RowHashes {
-                        batch: &mut batch,
-                        row: i - start,
-                    },
-                );
-                if (i - start + 1) % BATCH == 0 {
-                    batch.flush(&mut out)?;
-                }
-            }
-            batch.flush(&mut out)?;
+            fill_chunk(start, end, &mut out, algorithm, &row)?;
             Ok(out)
         })
         .collect::<Result<_>>()?;
-    // the contract of `row`: one value per column per row, else the columns would misalign
-    for (chunk, (start, end)) in built.iter().zip(&chunks) {
-        if let Some(b) = chunk.iter().find(|b| b.offsets.len() != end - start + 1) {
-            return Err(Error::InvalidArgument(format!(
-                "internal error: a hash column got {} values for the {} rows {start}..{end}",
-                b.offsets.len() - 1,
-                end - start
-            )));
-        }
-    }
     let mut per_column: Vec<Vec<HashColumnBuilder>> = (0..columns)
         .map(|_| Vec::with_capacity(built.len()))
         .collect();
@@ -530,6 +630,144 @@ where
         .collect()
 }
 
+/// Runs `row` over the rows `start..end` (one chunk), appending to `out` (one builder per
+/// column), and checks that every column got one value per row.
+fn fill_chunk<F>(
+    start: usize,
+    end: usize,
+    out: &mut [HashColumnBuilder<'_>],
+    algorithm: HashAlgorithm,
+    row: &F,
+) -> Result<()>
+where
+    F: Fn(usize, &mut RowHashes<'_>) + Sync,
+{
+    let mut batch = Batch::new(algorithm);
+    for i in start..end {
+        row(
+            i,
+            &mut RowHashes {
+                batch: &mut batch,
+                row: i - start,
+            },
+        );
+        if (i - start + 1).is_multiple_of(BATCH) {
+            batch.flush(out)?;
+        }
+    }
+    batch.flush(out)?;
+    // the contract of `row`: one value per column per row, else the columns would misalign
+    match out.iter().find(|b| b.len() != end - start) {
+        Some(b) => Err(Error::InvalidArgument(format!(
+            "internal error: a hash column got {} values for the {} rows {start}..{end}",
+            b.len(),
+            end - start
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// [`hash_columns`] when every value is `width` bytes: one zeroed allocation per column, each
+/// chunk writing its rows' values into its own slice of it, and offsets that are multiples of
+/// `width`. `Ok(None)` when a value came out another width (or the column would not fit
+/// Arrow's 32-bit offsets): the caller builds the columns the general way.
+fn fixed_columns<F>(
+    len: usize,
+    columns: usize,
+    chunks: &[(usize, usize)],
+    width: usize,
+    algorithm: HashAlgorithm,
+    truncation: Option<usize>,
+    row: &F,
+) -> Result<Option<Vec<StringArray>>>
+where
+    F: Fn(usize, &mut RowHashes<'_>) + Sync,
+{
+    let Some(total) = len.checked_mul(width).filter(|t| i32::try_from(*t).is_ok()) else {
+        return Ok(None);
+    };
+    let mut buffers: Vec<Vec<u8>> = (0..columns).map(|_| vec![0u8; total]).collect();
+    // chunk k's slice of every column
+    let mut slices: Vec<Vec<&mut [u8]>> = chunks.iter().map(|_| Vec::new()).collect();
+    for buffer in &mut buffers {
+        let mut rest = buffer.as_mut_slice();
+        for (&(start, end), mine) in chunks.iter().zip(&mut slices) {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut((end - start) * width);
+            mine.push(head);
+            rest = tail;
+        }
+    }
+    let built: Vec<Option<Vec<Option<BooleanBufferBuilder>>>> = chunks
+        .par_iter()
+        .zip(slices)
+        .map(|(&(start, end), mine)| {
+            let mut out: Vec<HashColumnBuilder> = mine
+                .into_iter()
+                .map(|slice| HashColumnBuilder::fixed(slice, width, algorithm, truncation))
+                .collect();
+            fill_chunk(start, end, &mut out, algorithm, row)?;
+            if out.iter().any(HashColumnBuilder::irregular) {
+                return Ok(None);
+            }
+            Ok(Some(out.into_iter().map(|b| b.nulls).collect()))
+        })
+        .collect::<Result<_>>()?;
+    let Some(built) = built.into_iter().collect::<Option<Vec<_>>>() else {
+        tracing::debug!(
+            width,
+            "a hash came out shorter than its truncation: building the columns with offsets"
+        );
+        return Ok(None);
+    };
+    // every column's offsets are the same multiples of `width`: computed once, shared
+    let step = width as i32;
+    let offsets: OffsetBuffer<i32> = OffsetBuffer::new(
+        (0..=len as i32)
+            .map(|i| i * step)
+            .collect::<Vec<_>>()
+            .into(),
+    );
+    let mut nulls: Vec<Vec<(usize, Option<BooleanBufferBuilder>)>> = (0..columns)
+        .map(|_| Vec::with_capacity(chunks.len()))
+        .collect();
+    for (chunk, &(start, end)) in built.into_iter().zip(chunks) {
+        for (c, n) in chunk.into_iter().enumerate() {
+            nulls[c].push((end - start, n));
+        }
+    }
+    buffers
+        .into_iter()
+        .zip(nulls)
+        .map(|(values, chunk_nulls)| {
+            Ok(StringArray::try_new(
+                offsets.clone(),
+                values.into(),
+                join_nulls(len, chunk_nulls),
+            )?)
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// The validity of a column from its chunks' (`(rows, validity)`, `None`: all valid), `None`
+/// when every value is valid.
+fn join_nulls(
+    len: usize,
+    chunks: Vec<(usize, Option<BooleanBufferBuilder>)>,
+) -> Option<NullBuffer> {
+    if chunks.iter().all(|(_, n)| n.is_none()) {
+        return None;
+    }
+    let mut all = BooleanBufferBuilder::new(len);
+    for (rows, n) in chunks {
+        match n {
+            Some(mut n) => all.append_buffer(&n.finish()),
+            None => all.append_n(rows, true),
+        }
+    }
+    Some(NullBuffer::new(all.finish()))
+}
+
 /// Joins the chunks of one hash column into a single array: one allocation for the values and
 /// one for the offsets, filled on every core (no growth, no second pass).
 fn join_chunks(
@@ -538,7 +776,22 @@ fn join_chunks(
     algorithm: HashAlgorithm,
     truncation: Option<usize>,
 ) -> Result<StringArray> {
-    let total: usize = parts.iter().map(|p| p.values.len()).sum();
+    if parts.len() < 2 {
+        return parts
+            .pop()
+            .unwrap_or_else(|| HashColumnBuilder::new(0, algorithm, truncation))
+            .finish();
+    }
+    let mut pieces = Vec::with_capacity(parts.len());
+    for p in &mut parts {
+        let Values::Growing { values, offsets } = &p.values else {
+            return Err(Error::InvalidArgument(
+                "internal error: fixed-width hash chunks are not joined".into(),
+            ));
+        };
+        pieces.push((values.as_slice(), offsets.as_slice(), p.nulls.take()));
+    }
+    let total: usize = pieces.iter().map(|(v, _, _)| v.len()).sum();
     let total_i32 = i32::try_from(total).map_err(|_| {
         Error::InvalidArgument(format!(
             "a hash column of {len} rows would hold {total} bytes, more than one Arrow string \
@@ -546,45 +799,34 @@ fn join_chunks(
              hash_truncation_length"
         ))
     })?;
-    if parts.len() < 2 {
-        return parts
-            .pop()
-            .unwrap_or_else(|| HashColumnBuilder::new(0, algorithm, truncation))
-            .finish();
-    }
     let mut values = vec![0u8; total];
     let mut offsets = vec![0i32; len + 1];
     offsets[len] = total_i32;
     // every chunk's slice of the values and of the offsets (its rows' starts)
-    let mut jobs = Vec::with_capacity(parts.len());
+    let mut jobs = Vec::with_capacity(pieces.len());
     let (mut rest_values, mut rest_offsets) = (values.as_mut_slice(), offsets.as_mut_slice());
     let mut base = 0usize;
-    for p in &parts {
-        let (v, vr) = rest_values.split_at_mut(p.values.len());
-        let (o, or) = rest_offsets.split_at_mut(p.offsets.len() - 1);
-        jobs.push((v, o, p, base as i32));
-        base += p.values.len();
+    for (pv, po, _) in &pieces {
+        let (v, vr) = rest_values.split_at_mut(pv.len());
+        let (o, or) = rest_offsets.split_at_mut(po.len() - 1);
+        jobs.push((v, o, *pv, *po, base as i32));
+        base += pv.len();
         rest_values = vr;
         rest_offsets = or;
     }
-    jobs.into_par_iter().for_each(|(v, o, p, base)| {
-        v.copy_from_slice(&p.values);
-        for (dst, src) in o.iter_mut().zip(&p.offsets) {
+    jobs.into_par_iter().for_each(|(v, o, pv, po, base)| {
+        v.copy_from_slice(pv);
+        for (dst, src) in o.iter_mut().zip(po) {
             *dst = base + src;
         }
     });
-    let nulls = if parts.iter().any(|p| p.nulls.is_some()) {
-        let mut all = BooleanBufferBuilder::new(len);
-        for p in &parts {
-            match &p.nulls {
-                Some(n) => all.append_buffer(&n.finish_cloned()),
-                None => all.append_n(p.offsets.len() - 1, true),
-            }
-        }
-        Some(NullBuffer::new(all.finish()))
-    } else {
-        None
-    };
+    let nulls = join_nulls(
+        len,
+        pieces
+            .into_iter()
+            .map(|(_, po, n)| (po.len() - 1, n))
+            .collect(),
+    );
     Ok(StringArray::try_new(
         OffsetBuffer::new(offsets.into()),
         values.into(),
@@ -655,6 +897,84 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("mixes joined and direct"), "{err}");
+    }
+
+    /// Hashes written in place assume one width; a hash rendered shorter (a 32-bit digest
+    /// below 10^7 has fewer than eight digits, one row in about 430) makes the in-place build
+    /// give up, and `hash_columns` builds the column with offsets instead: the short values
+    /// come out whole, not cut or padded.
+    #[test]
+    fn a_hash_of_another_width_is_built_with_offsets() {
+        let (alg, truncation) = (HashAlgorithm::Xxhash32, Some(8));
+        let len = 2 * CHUNK + 5;
+        let row = |row: usize, out: &mut RowHashes<'_>| {
+            out.preimage()
+                .extend_from_slice(format!("a{row}").as_bytes());
+            out.hash_preimage(0);
+        };
+        let want: Vec<String> = (0..len)
+            .map(|r| alg.hash_str(&format!("a{r}"), truncation))
+            .collect();
+        assert!(
+            want.iter().any(|h| h.len() < 8),
+            "no short hash to test with"
+        );
+        let chunks: Vec<(usize, usize)> = (0..len)
+            .step_by(CHUNK)
+            .map(|s| (s, (s + CHUNK).min(len)))
+            .collect();
+        let fixed = fixed_columns(len, 1, &chunks, 8, alg, truncation, &row).unwrap();
+        assert!(
+            fixed.is_none(),
+            "a short hash was written as if eight bytes long"
+        );
+        let built = hash_columns(len, 1, alg, truncation, row).unwrap();
+        let got: Vec<&str> = built[0].iter().map(|v| v.unwrap()).collect();
+        assert_eq!(got, want);
+    }
+
+    /// The in-place build gives what the general one gives, NULLs included.
+    #[test]
+    fn hashes_written_in_place_equal_hashes_joined_from_chunks() {
+        let (alg, truncation) = (HashAlgorithm::Xxhash64, Some(8));
+        let len = 2 * CHUNK + 5;
+        let row = |row: usize, out: &mut RowHashes<'_>| {
+            if row % 5 == 1 {
+                out.push_null(0);
+            } else {
+                out.preimage()
+                    .extend_from_slice(format!("a{row}").as_bytes());
+                out.hash_preimage(0);
+            }
+            out.hash_joined(1, &[0]);
+        };
+        let chunks: Vec<(usize, usize)> = (0..len)
+            .step_by(CHUNK)
+            .map(|s| (s, (s + CHUNK).min(len)))
+            .collect();
+        let fixed = fixed_columns(len, 2, &chunks, 8, alg, truncation, &row)
+            .unwrap()
+            .unwrap();
+        let mut per_column: Vec<Vec<HashColumnBuilder>> = vec![Vec::new(), Vec::new()];
+        for &(start, end) in &chunks {
+            let mut out: Vec<HashColumnBuilder> = (0..2)
+                .map(|_| HashColumnBuilder::new(end - start, alg, truncation))
+                .collect();
+            fill_chunk(start, end, &mut out, alg, &row).unwrap();
+            for (c, b) in out.into_iter().enumerate() {
+                per_column[c].push(b);
+            }
+        }
+        let general: Vec<StringArray> = per_column
+            .into_iter()
+            .map(|parts| join_chunks(parts, len, alg, truncation).unwrap())
+            .collect();
+        assert_eq!(fixed, general);
+        assert_eq!(
+            fixed[0].null_count(),
+            (0..len).filter(|r| r % 5 == 1).count()
+        );
+        assert_eq!(fixed[1].null_count(), fixed[0].null_count());
     }
 
     /// Three chunks and a short tail, NULLs in places, full and truncated hashes, and a sample
