@@ -61,6 +61,13 @@ pub async fn deletion_soft_hidden_by_default(f: &dyn BackendFactory) {
     let (live, all) = read_sets(&store).await;
     assert_eq!(live, set([1, 3]));
     assert_eq!(all, set([1, 2, 3]));
+    // reading only the ids: the tombstones still decide, though not returned
+    let ids = store
+        .read("test/items", ReadOptions::new().columns(["sample_uid"]))
+        .await
+        .unwrap();
+    assert_eq!(ids.num_columns(), 1);
+    assert_eq!(int_set(&ids, "sample_uid"), set([1, 3]));
     let deleted = store
         .read(
             "test/items",

@@ -65,12 +65,14 @@ pub const UPSTREAM_DROPPED_COLUMNS: [&str; 6] = [
 /// System columns a resolve does not read from an upstream that selects nothing: the engine
 /// drops them before the join, and the read's deduplication adds back the ones it needs
 /// (`metaxy_updated_at`, `metaxy_deleted_at`; `metaxy_provenance` only to break a tie of
-/// timestamps, in a second scan).
-pub const UPSTREAM_UNREAD_COLUMNS: [&str; 8] = [
+/// timestamps, in a second scan) without copying them into the rows it keeps.
+pub const UPSTREAM_UNREAD_COLUMNS: [&str; 10] = [
     FEATURE_VERSION,
     PROJECT_VERSION,
     CREATED_AT,
+    UPDATED_AT,
     MATERIALIZATION_ID,
+    DELETED_AT,
     PROVENANCE_BY_FIELD,
     PROVENANCE,
     DATA_VERSION,

@@ -131,12 +131,17 @@ enum OnTie {
 /// The parts are deduplicated where they lie: only the winning rows are copied, and when the
 /// winners are one run of one part (a feature rewritten in full, or written once in id order)
 /// nothing is copied at all.
+///
+/// `output` names the columns to return (`None`: all of them; a named column the parts lack is
+/// left out, for the caller to report): the columns keep-latest only orders by are not copied
+/// when the caller drops them afterwards.
 pub(crate) fn keep_latest_parts(
     parts: &[RecordBatch],
     id_columns: &[String],
+    output: Option<&[String]>,
     what: &str,
 ) -> Result<RecordBatch> {
-    keep_latest(parts, id_columns, what, OnTie::Decide)?
+    keep_latest(parts, id_columns, output, what, OnTie::Decide)?
         .ok_or_else(|| Error::InvalidArgument(format!("{what}: keep-latest left a tie undecided")))
 }
 
@@ -145,9 +150,10 @@ pub(crate) fn keep_latest_parts(
 pub(crate) fn keep_latest_unless_tied(
     parts: &[RecordBatch],
     id_columns: &[String],
+    output: Option<&[String]>,
     what: &str,
 ) -> Result<Option<RecordBatch>> {
-    keep_latest(parts, id_columns, what, OnTie::NeedsProvenance)
+    keep_latest(parts, id_columns, output, what, OnTie::NeedsProvenance)
 }
 
 /// Which rows of a set of parts keep-latest keeps.
@@ -244,17 +250,32 @@ pub fn latest_rows(parts: &[RecordBatch], id_columns: &[String]) -> Result<Optio
 
 /// [`keep_latest_parts`], giving up on a tie it cannot break when `on_tie` says so.
 fn keep_latest(
-    parts: &[RecordBatch],
+    all_parts: &[RecordBatch],
     id_columns: &[String],
+    output: Option<&[String]>,
     what: &str,
     on_tie: OnTie,
 ) -> Result<Option<RecordBatch>> {
-    let Some(first) = parts.first() else {
+    let Some(first) = all_parts.first() else {
         return Err(Error::InvalidArgument(format!(
             "{what}: the backend returned no batch for an existing table"
         )));
     };
-    let schema = first.schema();
+    // the parts as returned: only the output columns (no copy, the arrays are shared)
+    let projected;
+    let parts = match output {
+        None => all_parts,
+        Some(columns) => {
+            projected = all_parts
+                .iter()
+                .map(|p| batches::project_existing(p, columns))
+                .collect::<Result<Vec<_>>>()?;
+            projected.as_slice()
+        }
+    };
+    let schema = parts
+        .first()
+        .map_or_else(|| first.schema(), RecordBatch::schema);
     let total: usize = parts.iter().map(|p| p.num_rows()).sum();
     let one_batch = |pieces: &[RecordBatch]| -> Result<RecordBatch> {
         match pieces {
@@ -266,11 +287,14 @@ fn keep_latest(
     if total <= 1 {
         return whole();
     }
-    let (best, tied) = match winners(parts, id_columns, what)? {
+    let (best, tied) = match winners(all_parts, id_columns, what)? {
         Winners::All => return whole(),
         Winners::Slots { best, tied } => (best, tied),
     };
-    if tied && on_tie == OnTie::NeedsProvenance && schema.column_with_name(PROVENANCE).is_none() {
+    if tied
+        && on_tie == OnTie::NeedsProvenance
+        && first.schema().column_with_name(PROVENANCE).is_none()
+    {
         return Ok(None);
     }
     let (count, lo, hi) = winners_span(&best);
@@ -479,7 +503,10 @@ mod tests {
 
     fn latest(ids: &[i64], updated: &[i64]) -> Vec<(i64, i64)> {
         let b = batch(ids, updated);
-        rows(&keep_latest_parts(std::slice::from_ref(&b), &["id".to_string()], "test").unwrap())
+        rows(
+            &keep_latest_parts(std::slice::from_ref(&b), &["id".to_string()], None, "test")
+                .unwrap(),
+        )
     }
 
     #[test]
@@ -529,10 +556,10 @@ mod tests {
             write(&[2], &["z"], 9, true),
             write(&[3, 4], &["r", "s"], 4, false),
         ];
-        let out = keep_latest_parts(&parts, &id, "test").unwrap();
+        let out = keep_latest_parts(&parts, &id, None, "test").unwrap();
         let all = batches::concat_parts(&parts).unwrap();
         // one part with differing stamps is kept row by row: the same rows must win
-        let row_by_row = keep_latest_parts(std::slice::from_ref(&all), &id, "test").unwrap();
+        let row_by_row = keep_latest_parts(std::slice::from_ref(&all), &id, None, "test").unwrap();
         assert_eq!(out.columns(), row_by_row.columns());
         let provenance: Vec<&str> = out.column(3).as_string::<i32>().iter().flatten().collect();
         // id 0: "b" beats "a" in a tie; id 1: stamp 5 beats 3; id 2: the tombstone at 9;
@@ -546,18 +573,74 @@ mod tests {
                 write(&[0, 2], &[provenance[1], "y"], 1, false),
                 write(&[0], &["0"], 0, false),
             ];
-            let out = keep_latest_parts(&chunks, &id, "test").unwrap();
+            let out = keep_latest_parts(&chunks, &id, None, "test").unwrap();
             let all = batches::concat_parts(&chunks).unwrap();
-            let row_by_row = keep_latest_parts(std::slice::from_ref(&all), &id, "test").unwrap();
+            let row_by_row =
+                keep_latest_parts(std::slice::from_ref(&all), &id, None, "test").unwrap();
             assert_eq!(out.columns(), row_by_row.columns());
             assert_eq!(out.column(3).as_string::<i32>().value(1), wins);
+        }
+    }
+
+    /// Only the output columns are copied, and they hold the rows keep-latest of every column
+    /// keeps: when every row wins, when the winners are one run, when they are picked row by
+    /// row, and when a tie is broken by a provenance left out of the output.
+    #[test]
+    fn the_output_columns_hold_the_rows_the_whole_read_keeps() {
+        let id = ["id".to_string()];
+        let output = [
+            "id".to_string(),
+            PROVENANCE.to_string(),
+            "absent".to_string(),
+        ];
+        let cases = [
+            // every row wins
+            vec![
+                write(&[0, 1], &["a", "b"], 1, false),
+                write(&[2], &["c"], 2, false),
+            ],
+            // a full rewrite: one run of the second write
+            vec![
+                write(&[0, 1, 2], &["a", "b", "c"], 1, false),
+                write(&[0, 1, 2], &["d", "e", "f"], 2, false),
+            ],
+            // a partial rewrite and a tombstone: picked row by row
+            vec![
+                write(&[0, 1, 2], &["a", "b", "c"], 1, false),
+                write(&[2, 0], &["x", "y"], 2, false),
+                write(&[1], &["z"], 3, true),
+            ],
+            // a tie of stamps, broken by the provenance (the greater wins)
+            vec![
+                write(&[0, 1], &["a", "m"], 1, false),
+                write(&[1], &["b"], 1, false),
+            ],
+        ];
+        for parts in cases {
+            let whole = keep_latest_parts(&parts, &id, None, "test").unwrap();
+            let out = keep_latest_parts(&parts, &id, Some(&output), "test").unwrap();
+            let names: Vec<&str> = out
+                .schema_ref()
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect();
+            assert_eq!(names, ["id", PROVENANCE]);
+            assert_eq!(out.column(0), whole.column(0));
+            assert_eq!(out.column(1), whole.column(3));
+            let without_provenance = [id[0].clone()];
+            let ids_only =
+                keep_latest_parts(&parts, &id, Some(&without_provenance), "test").unwrap();
+            assert_eq!(ids_only.num_columns(), 1);
+            assert_eq!(ids_only.column(0), whole.column(0));
         }
     }
 
     #[test]
     fn parts_are_deduplicated_as_if_concatenated() {
         let id = ["id".to_string()];
-        let dedup = |parts: &[RecordBatch]| rows(&keep_latest_parts(parts, &id, "test").unwrap());
+        let dedup =
+            |parts: &[RecordBatch]| rows(&keep_latest_parts(parts, &id, None, "test").unwrap());
         // a full rewrite in a second append: the second part, as it is
         let full = [batch(&[0, 1, 2], &[1, 1, 1]), batch(&[0, 1, 2], &[2, 2, 2])];
         assert_eq!(dedup(&full), vec![(0, 2), (1, 2), (2, 2)]);
@@ -596,8 +679,8 @@ mod tests {
                 ])
                 .unwrap()
             };
-            let out =
-                keep_latest_parts(&[part(0..cut), part(cut..ids.len())], &id, "test").unwrap();
+            let out = keep_latest_parts(&[part(0..cut), part(cut..ids.len())], &id, None, "test")
+                .unwrap();
             out.column(1)
                 .as_primitive::<TimestampMicrosecondType>()
                 .values()
@@ -623,9 +706,9 @@ mod tests {
             assert_eq!(spread_ids(&text, cut), expected, "text ids, cut at {cut}");
         }
         let tie = [batch(&[5], &[3]), batch(&[5], &[3])];
-        let out = keep_latest_parts(&tie, &id, "test").unwrap();
+        let out = keep_latest_parts(&tie, &id, None, "test").unwrap();
         assert_eq!(out.num_rows(), 1);
-        assert!(keep_latest_parts(&[], &id, "test").is_err());
+        assert!(keep_latest_parts(&[], &id, None, "test").is_err());
     }
 
     /// Parts whose stamps come in runs (chunks spanning several writes, out of stamp order,
@@ -692,7 +775,7 @@ mod tests {
             vec![0, n / 24, n / 8, n / 2, n],
         ] {
             let parts: Vec<RecordBatch> = cuts.windows(2).map(|w| part(w[0]..w[1])).collect();
-            let out = keep_latest_parts(&parts, &id, "test").unwrap();
+            let out = keep_latest_parts(&parts, &id, None, "test").unwrap();
             let got: Vec<String> = (0..out.num_rows())
                 .map(|r| {
                     let i = out
@@ -728,7 +811,7 @@ mod tests {
                 .iter()
                 .map(|r| (ids[*r as usize], ts[*r as usize]))
                 .collect();
-            let kept = keep_latest_parts(std::slice::from_ref(&all), &id, "test").unwrap();
+            let kept = keep_latest_parts(std::slice::from_ref(&all), &id, None, "test").unwrap();
             assert_eq!(picked, rows(&kept), "cut at {cut}");
         }
         // nothing superseded, a tie of stamps, a single row: no narrowing
@@ -743,7 +826,7 @@ mod tests {
     #[test]
     fn a_tie_without_provenance_asks_for_it_and_only_a_tie_does() {
         let id = ["id".to_string()];
-        let lazy = |parts: &[RecordBatch]| keep_latest_unless_tied(parts, &id, "test");
+        let lazy = |parts: &[RecordBatch]| keep_latest_unless_tied(parts, &id, None, "test");
         // ties across writes (both stamp paths: whole writes, and rows of mixed stamps)
         let tie = [batch(&[1, 5], &[3, 3]), batch(&[5], &[3])];
         assert!(lazy(&tie).unwrap().is_none());

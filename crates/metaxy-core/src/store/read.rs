@@ -160,13 +160,39 @@ impl MetadataStore {
         let Some(parts) = scan(with_columns(!lazy_tie_break)).await? else {
             return Ok(None);
         };
+        // the columns that outlive keep-latest: the requested ones, what the filters below
+        // look at, and the tombstones when there are any to hide (keep-latest copies only
+        // these, so a stamp it merely orders by is not copied for every kept row)
+        let output = |parts: &[RecordBatch]| -> Option<Vec<String>> {
+            let tombstones = !options.include_soft_deleted
+                && parts.iter().any(|p| {
+                    p.column_by_name(DELETED_AT)
+                        .is_some_and(|c| c.null_count() < c.len())
+                });
+            let requested = options.columns.as_ref()?;
+            let mut keep = requested.clone();
+            let extra = post_filters
+                .iter()
+                .flat_map(|f| f.columns())
+                .chain(tombstones.then(|| DELETED_AT.to_string()));
+            for c in extra {
+                if !keep.contains(&c) {
+                    keep.push(c);
+                }
+            }
+            Some(keep)
+        };
         let mut batch = if options.with_sample_history {
             batches::concat_parts(&parts)?
         } else if !lazy_tie_break {
-            span(&parts).in_scope(|| dedup::keep_latest_parts(&parts, id_columns, &what))?
-        } else if let Some(batch) =
-            span(&parts).in_scope(|| dedup::keep_latest_unless_tied(&parts, id_columns, &what))?
-        {
+            let output = output(&parts);
+            span(&parts).in_scope(|| {
+                dedup::keep_latest_parts(&parts, id_columns, output.as_deref(), &what)
+            })?
+        } else if let Some(batch) = span(&parts).in_scope(|| {
+            let output = output(&parts);
+            dedup::keep_latest_unless_tied(&parts, id_columns, output.as_deref(), &what)
+        })? {
             batch
         } else {
             drop(parts);
@@ -174,7 +200,10 @@ impl MetadataStore {
             let Some(parts) = scan(with_columns(true)).await? else {
                 return Ok(None);
             };
-            span(&parts).in_scope(|| dedup::keep_latest_parts(&parts, id_columns, &what))?
+            let output = output(&parts);
+            span(&parts).in_scope(|| {
+                dedup::keep_latest_parts(&parts, id_columns, output.as_deref(), &what)
+            })?
         };
         if !options.include_soft_deleted && batch.num_rows() > 0 {
             let live = Expr::IsNull {
