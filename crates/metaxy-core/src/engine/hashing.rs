@@ -596,23 +596,44 @@ pub(crate) fn hash_columns<F>(
 where
     F: Fn(usize, &mut RowHashes<'_>) + Sync,
 {
-    let chunks: Vec<(usize, usize)> = (0..len)
-        .step_by(CHUNK)
-        .map(|start| (start, (start + CHUNK).min(len)))
-        .collect();
+    let chunks = chunk_ranges(len);
     if let Some(width) = fixed_width(algorithm, truncation)
         && let Some(built) =
             fixed_columns(len, columns, &chunks, width, algorithm, truncation, &row)?
     {
         return Ok(built);
     }
+    joined_columns(len, columns, &chunks, algorithm, truncation, &row)
+}
+
+/// The rows `start..end` of each parallel chunk of a column of `len` rows.
+fn chunk_ranges(len: usize) -> Vec<(usize, usize)> {
+    (0..len)
+        .step_by(CHUNK)
+        .map(|start| (start, (start + CHUNK).min(len)))
+        .collect()
+}
+
+/// [`hash_columns`] the general way: every chunk fills builders of its own, joined per column
+/// at the end.
+fn joined_columns<F>(
+    len: usize,
+    columns: usize,
+    chunks: &[(usize, usize)],
+    algorithm: HashAlgorithm,
+    truncation: Option<usize>,
+    row: &F,
+) -> Result<Vec<StringArray>>
+where
+    F: Fn(usize, &mut RowHashes<'_>) + Sync,
+{
     let built: Vec<Vec<HashColumnBuilder>> = chunks
         .par_iter()
         .map(|&(start, end)| {
             let mut out: Vec<HashColumnBuilder> = (0..columns)
                 .map(|_| HashColumnBuilder::new(end - start, algorithm, truncation))
                 .collect();
-            fill_chunk(start, end, &mut out, algorithm, &row)?;
+            fill_chunk(start, end, &mut out, algorithm, row)?;
             Ok(out)
         })
         .collect::<Result<_>>()?;
@@ -919,10 +940,7 @@ mod tests {
             want.iter().any(|h| h.len() < 8),
             "no short hash to test with"
         );
-        let chunks: Vec<(usize, usize)> = (0..len)
-            .step_by(CHUNK)
-            .map(|s| (s, (s + CHUNK).min(len)))
-            .collect();
+        let chunks = chunk_ranges(len);
         let fixed = fixed_columns(len, 1, &chunks, 8, alg, truncation, &row).unwrap();
         assert!(
             fixed.is_none(),
@@ -948,27 +966,11 @@ mod tests {
             }
             out.hash_joined(1, &[0]);
         };
-        let chunks: Vec<(usize, usize)> = (0..len)
-            .step_by(CHUNK)
-            .map(|s| (s, (s + CHUNK).min(len)))
-            .collect();
+        let chunks = chunk_ranges(len);
         let fixed = fixed_columns(len, 2, &chunks, 8, alg, truncation, &row)
             .unwrap()
             .unwrap();
-        let mut per_column: Vec<Vec<HashColumnBuilder>> = vec![Vec::new(), Vec::new()];
-        for &(start, end) in &chunks {
-            let mut out: Vec<HashColumnBuilder> = (0..2)
-                .map(|_| HashColumnBuilder::new(end - start, alg, truncation))
-                .collect();
-            fill_chunk(start, end, &mut out, alg, &row).unwrap();
-            for (c, b) in out.into_iter().enumerate() {
-                per_column[c].push(b);
-            }
-        }
-        let general: Vec<StringArray> = per_column
-            .into_iter()
-            .map(|parts| join_chunks(parts, len, alg, truncation).unwrap())
-            .collect();
+        let general = joined_columns(len, 2, &chunks, alg, truncation, &row).unwrap();
         assert_eq!(fixed, general);
         assert_eq!(
             fixed[0].null_count(),

@@ -273,9 +273,7 @@ fn keep_latest(
             projected.as_slice()
         }
     };
-    let schema = parts
-        .first()
-        .map_or_else(|| first.schema(), RecordBatch::schema);
+    let schema = parts.first().unwrap_or(first).schema();
     let total: usize = parts.iter().map(|p| p.num_rows()).sum();
     let one_batch = |pieces: &[RecordBatch]| -> Result<RecordBatch> {
         match pieces {
