@@ -44,6 +44,9 @@ struct Scenario {
     descending: bool,
     /// Write every upstream twice, first with other values (keep-latest across appends).
     rewritten: bool,
+    /// Write each upstream's (latest) rows in two appends, so that the engine reads them as
+    /// pieces (a feature of one dependency hashes them where they lie).
+    split: bool,
 }
 
 fn fields_strategy() -> impl Strategy<Value = Vec<&'static str>> {
@@ -111,7 +114,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 data,
                 current,
                 Just(algorithm),
-                any::<(bool, bool)>(),
+                any::<(bool, bool, bool)>(),
             )
         })
         .prop_map(
@@ -122,7 +125,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 data,
                 current,
                 algorithm,
-                (descending, rewritten),
+                (descending, rewritten, split),
             )| Scenario {
                 upstream_fields: ups,
                 optional,
@@ -136,6 +139,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 algorithm,
                 descending,
                 rewritten,
+                split,
             },
         )
 }
@@ -328,10 +332,22 @@ async fn run(
                 .await
                 .unwrap();
         }
-        store
-            .write(upstream_key(u), frame(ids, &s.upstream_fields[u], values))
-            .await
-            .unwrap();
+        // split in two appends only when both get rows (an empty upstream is written empty)
+        let cut = if s.split && ids.len() >= 2 {
+            ids.len() / 2
+        } else {
+            0
+        };
+        let appends = [(&ids[..cut], &values[..cut]), (&ids[cut..], &values[cut..])];
+        for (ids, values) in appends.into_iter().skip(usize::from(cut == 0)) {
+            store
+                .write(
+                    upstream_key(u),
+                    frame(ids.to_vec(), &s.upstream_fields[u], values.to_vec()),
+                )
+                .await
+                .unwrap();
+        }
     }
     let expected = model(s);
     if !s.current.is_empty() {

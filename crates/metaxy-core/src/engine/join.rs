@@ -144,6 +144,17 @@ fn unify_types(arrays: Vec<ArrayRef>) -> Result<Vec<ArrayRef>> {
         .collect()
 }
 
+/// The join of a feature's one dependency, read in pieces: every upstream row is an output
+/// row, as it is (what [`join`] of one frame returns, without needing the frame as one batch).
+pub(crate) fn single(len: usize) -> Joined {
+    Joined {
+        len,
+        rows: vec![Rows::Identity],
+        base: 0,
+        key_source: None,
+    }
+}
+
 /// Joins `frames` (one per dependency, declaration order) on `join_columns`.
 pub(crate) fn join(
     frames: &[RecordBatch],

@@ -11,6 +11,7 @@
 mod compare;
 pub(crate) mod hashing;
 mod join;
+mod pieces;
 mod preimage;
 mod provenance;
 pub(crate) mod upstream;
@@ -42,14 +43,15 @@ pub struct HashSettings {
 }
 
 /// Computes the expected frame of a non-root feature from its upstream frames (one per
-/// dependency, in declaration order, each already deduplicated and filtered as read).
+/// dependency, in declaration order, each already deduplicated and filtered as read, and each
+/// as the pieces its read kept: see [`pieces`]).
 ///
 /// The frame has the join columns, the upstream user columns, and the four versioning
 /// columns (data version = provenance).
 pub(crate) fn expected_frame(
     spec: &FeatureSpec,
     plan: &FeaturePlan,
-    upstreams: Vec<RecordBatch>,
+    upstreams: Vec<Vec<RecordBatch>>,
     hash: HashSettings,
 ) -> Result<RecordBatch> {
     let feature = spec.key.to_string();
@@ -59,10 +61,13 @@ pub(crate) fn expected_frame(
              `ResolveOptions::samples`), because root provenance comes from the caller"
         )));
     }
+    // one dependency: its pieces are read where they lie (nothing to join them with); more:
+    // each upstream as one batch, for the join
+    let keep_pieces = plan.deps.len() == 1;
     let prepared = upstreams
         .into_iter()
         .zip(&plan.deps)
-        .map(|(batch, dep)| upstream::prepare(batch, dep, spec, hash))
+        .map(|(pieces, dep)| upstream::prepare(pieces, dep, spec, hash, keep_pieces))
         .collect::<Result<Vec<_>>>()?;
     let optional: Vec<bool> = plan.deps.iter().map(|d| d.dep.optional).collect();
     let names: Vec<String> = plan
@@ -70,16 +75,42 @@ pub(crate) fn expected_frame(
         .iter()
         .map(|d| d.dep.feature.to_string())
         .collect();
-    let joined = join::join(&prepared, &optional, &plan.join_columns, &names)?;
+    let single: Option<Vec<RecordBatch>> = prepared.iter().map(|p| p.single().cloned()).collect();
+    let (joined, key_columns) = match &single {
+        Some(frames) => {
+            let joined = join::join(frames, &optional, &plan.join_columns, &names)?;
+            let keys = joined.key_columns(frames, &plan.join_columns)?;
+            (joined, keys)
+        }
+        None => {
+            // one dependency in several pieces: every row as it is, its keys concatenated
+            let [frame] = prepared.as_slice() else {
+                return Err(Error::InvalidArgument(format!(
+                    "internal error: `{feature}` has {} dependencies read in pieces",
+                    prepared.len()
+                )));
+            };
+            let what = format!("upstream `{}`", names[0]);
+            let per_piece = frame
+                .batches()
+                .iter()
+                .map(|b| crate::keys::key_arrays(b, &plan.join_columns, &what))
+                .collect::<Result<Vec<_>>>()?;
+            let keys = (0..plan.join_columns.len())
+                .map(|c| {
+                    let arrays: Vec<&dyn arrow_array::Array> =
+                        per_piece.iter().map(|k| k[c].as_ref()).collect();
+                    Ok(arrow_select::concat::concat(&arrays)?)
+                })
+                .collect::<Result<Vec<ArrayRef>>>()?;
+            (join::single(frame.num_rows()), keys)
+        }
+    };
 
     let mut fields: Vec<Field> = Vec::new();
     let mut arrays: Vec<ArrayRef> = Vec::new();
     let mut owner: Vec<String> = Vec::new();
-    for (c, a) in plan
-        .join_columns
-        .iter()
-        .zip(joined.key_columns(&prepared, &plan.join_columns)?)
-    {
+    for (c, a) in plan.join_columns.iter().zip(key_columns) {
         fields.push(Field::new(c, a.data_type().clone(), true));
         arrays.push(a);
         owner.push(String::new());
@@ -87,7 +118,7 @@ pub(crate) fn expected_frame(
     for (d, frame) in prepared.iter().enumerate() {
         let dv_col = upstream::dvbf_column(&plan.deps[d]);
         let indices = joined.gather_indices(d);
-        for (f, col) in frame.schema_ref().fields().iter().zip(frame.columns()) {
+        for (i, f) in frame.schema().fields().iter().enumerate() {
             let name = f.name();
             if plan.join_columns.contains(name) || *name == dv_col {
                 continue;
@@ -102,9 +133,10 @@ pub(crate) fn expected_frame(
                     ),
                 ));
             }
+            let col = frame.column(i)?;
             let taken = match &indices {
                 Some(idx) => arrow_select::take::take(col.as_ref(), idx, None)?,
-                None => col.clone(),
+                None => col,
             };
             fields.push(Field::new(name, taken.data_type().clone(), true));
             arrays.push(taken);

@@ -10,6 +10,7 @@ use arrow_array::{StringArray, StructArray};
 use super::HashSettings;
 use super::hashing::{FieldValues, arc, as_struct, build_struct, field_values, hash_columns};
 use super::join::{Joined, NO_ROW, Rows};
+use super::pieces::Pieces;
 use super::preimage::{Padded, Preimage};
 use super::upstream::{dvbf_column, missing_field};
 use crate::error::{Error, Result};
@@ -19,7 +20,10 @@ use crate::spec::FeatureSpec;
 struct Parent<'a> {
     /// `|<feature>.<field>|` — the separator, the FQ key and the separator before the value.
     label: Padded,
-    values: FieldValues,
+    /// The field's values in each piece of the upstream frame.
+    values: Vec<FieldValues>,
+    /// The upstream frame (where its rows lie).
+    frame: &'a Pieces,
     rows: &'a Rows,
     optional: bool,
 }
@@ -30,7 +34,7 @@ struct Parent<'a> {
 pub(super) fn compute(
     spec: &FeatureSpec,
     plan: &FeaturePlan,
-    frames: &[arrow_array::RecordBatch],
+    frames: &[Pieces],
     joined: &Joined,
     hash: HashSettings,
 ) -> Result<(StructArray, StringArray)> {
@@ -41,15 +45,23 @@ pub(super) fn compute(
         for p in parents {
             let dep = &plan.deps[p.dep_index];
             let col = dvbf_column(dep);
-            let dv = frames[p.dep_index]
-                .column_by_name(&col)
-                .ok_or_else(|| Error::schema(&feature, format!("missing `{col}`")))?;
-            let dv = as_struct(dv, &col, &feature)?;
-            let values = field_values(dv, &p.struct_key)?
-                .ok_or_else(|| missing_field(dep, &p.struct_key, &feature))?;
+            let frame = &frames[p.dep_index];
+            let values = frame
+                .batches()
+                .iter()
+                .map(|piece| {
+                    let dv = piece
+                        .column_by_name(&col)
+                        .ok_or_else(|| Error::schema(&feature, format!("missing `{col}`")))?;
+                    let dv = as_struct(dv, &col, &feature)?;
+                    field_values(dv, &p.struct_key)?
+                        .ok_or_else(|| missing_field(dep, &p.struct_key, &feature))
+                })
+                .collect::<Result<Vec<_>>>()?;
             resolved.push(Parent {
                 label: Padded::new(format!("|{}|", p.fq_string).as_bytes()),
                 values,
+                frame,
                 rows: &joined.rows[p.dep_index],
                 optional: dep.dep.optional,
             });
@@ -120,7 +132,10 @@ fn parents_preimage(parents: &[Parent<'_>], row: usize, pre: &mut Preimage) -> b
     for p in parents {
         pre.push_padded(&p.label);
         let r = p.rows.get(row);
-        let present = r != NO_ROW && p.values.push_value(r as usize, pre);
+        let present = r != NO_ROW && {
+            let (piece, local) = p.frame.locate(r as usize);
+            p.values[piece].push_value(local, pre)
+        };
         if !present && !p.optional {
             return false;
         }

@@ -8,6 +8,7 @@ use arrow_row::{RowConverter, SortField};
 
 use super::HashSettings;
 use super::hashing::{FieldValues, HashColumnBuilder, as_struct, build_struct, field_values};
+use super::pieces::Pieces;
 use crate::batches;
 use crate::columns::{self, DATA_VERSION, DATA_VERSION_BY_FIELD, PROVENANCE, PROVENANCE_BY_FIELD};
 use crate::error::{Error, Result};
@@ -21,8 +22,38 @@ pub(crate) fn dvbf_column(dep: &PlanDep) -> String {
     columns::upstream_column(DATA_VERSION_BY_FIELD, &dep.suffix)
 }
 
-/// Transforms a (deduplicated, filtered) upstream frame as the dependency declares.
+/// Transforms a (deduplicated, filtered) upstream frame, read as `pieces`, as the dependency
+/// declares. With `keep_pieces` (a feature of one dependency: no join that needs the frame
+/// as one batch) the pieces are transformed where they lie; otherwise, and for an N:1
+/// dependency (whose groups may span pieces), they are concatenated first.
 pub(crate) fn prepare(
+    mut pieces: Vec<RecordBatch>,
+    dep: &PlanDep,
+    downstream: &FeatureSpec,
+    hash: HashSettings,
+    keep_pieces: bool,
+) -> Result<Pieces> {
+    let what = format!("upstream `{}`", dep.dep.feature);
+    if keep_pieces && pieces.len() > 1 && !dep.dep.lineage.is_aggregation() {
+        let prepared = pieces
+            .into_iter()
+            .map(|piece| prepare_batch(piece, dep, downstream, hash))
+            .collect::<Result<Vec<_>>>()?;
+        return Pieces::new(prepared, &what);
+    }
+    let batch = match pieces.len() {
+        0 => None,
+        1 => pieces.pop(),
+        _ => Some(batches::concat_parts(&pieces)?),
+    };
+    match batch {
+        Some(batch) => Ok(Pieces::one(prepare_batch(batch, dep, downstream, hash)?)),
+        None => Pieces::new(pieces, &what),
+    }
+}
+
+/// [`prepare`] of one batch.
+fn prepare_batch(
     upstream: RecordBatch,
     dep: &PlanDep,
     downstream: &FeatureSpec,

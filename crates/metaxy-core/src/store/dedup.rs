@@ -4,7 +4,7 @@
 //! Ties (possible only between processes writing the same sample in the same microsecond)
 //! resolve deterministically to one whole row: a tombstone beats a live row, then the greater
 //! `metaxy_provenance`, then the row read last. A read that does not need the provenance
-//! itself may scan without it ([`keep_latest_unless_tied`]) and scan again in the rare case
+//! itself may scan without it ([`latest_pieces_unless_tied`]) and scan again in the rare case
 //! of a tie: on a SQL store that string column is a large share of an upstream's scan.
 
 use arrow_array::cast::AsArray;
@@ -126,33 +126,35 @@ enum OnTie {
 }
 
 /// The latest row of every group of `id_columns` over `parts` — the pieces a table was read
-/// in (its appends, a backend's chunks), all of one schema — as one batch.
+/// in (its appends, a backend's chunks), all of one schema — as pieces of one schema.
 ///
 /// The parts are deduplicated where they lie: only the winning rows are copied, and when the
-/// winners are one run of one part (a feature rewritten in full, or written once in id order)
-/// nothing is copied at all.
+/// winners are every row, or one run of rows (a feature rewritten in full, or written once in
+/// id order), they are returned as the parts (or slices of them) they lie in, not copied at
+/// all: a caller that can read pieces (the engine reading an upstream) never concatenates
+/// them, and one that needs a single batch concatenates once ([`batches::concat_parts`]).
 ///
 /// `output` names the columns to return (`None`: all of them; a named column the parts lack is
 /// left out, for the caller to report): the columns keep-latest only orders by are not copied
 /// when the caller drops them afterwards.
-pub(crate) fn keep_latest_parts(
+pub(crate) fn latest_pieces(
     parts: &[RecordBatch],
     id_columns: &[String],
     output: Option<&[String]>,
     what: &str,
-) -> Result<RecordBatch> {
+) -> Result<Vec<RecordBatch>> {
     keep_latest(parts, id_columns, output, what, OnTie::Decide)?
         .ok_or_else(|| Error::InvalidArgument(format!("{what}: keep-latest left a tie undecided")))
 }
 
-/// [`keep_latest_parts`] of parts read without `metaxy_provenance`: `None` when two rows of a
+/// [`latest_pieces`] of parts read without `metaxy_provenance`: `None` when two rows of a
 /// sample tie on their stamp, so that the caller reads again with the provenance.
-pub(crate) fn keep_latest_unless_tied(
+pub(crate) fn latest_pieces_unless_tied(
     parts: &[RecordBatch],
     id_columns: &[String],
     output: Option<&[String]>,
     what: &str,
-) -> Result<Option<RecordBatch>> {
+) -> Result<Option<Vec<RecordBatch>>> {
     keep_latest(parts, id_columns, output, what, OnTie::NeedsProvenance)
 }
 
@@ -248,45 +250,33 @@ pub fn latest_rows(parts: &[RecordBatch], id_columns: &[String]) -> Result<Optio
     }
 }
 
-/// [`keep_latest_parts`], giving up on a tie it cannot break when `on_tie` says so.
+/// [`latest_pieces`], giving up on a tie it cannot break when `on_tie` says so.
 fn keep_latest(
     all_parts: &[RecordBatch],
     id_columns: &[String],
     output: Option<&[String]>,
     what: &str,
     on_tie: OnTie,
-) -> Result<Option<RecordBatch>> {
+) -> Result<Option<Vec<RecordBatch>>> {
     let Some(first) = all_parts.first() else {
         return Err(Error::InvalidArgument(format!(
             "{what}: the backend returned no batch for an existing table"
         )));
     };
     // the parts as returned: only the output columns (no copy, the arrays are shared)
-    let projected;
-    let parts = match output {
-        None => all_parts,
-        Some(columns) => {
-            projected = all_parts
-                .iter()
-                .map(|p| batches::project_existing(p, columns))
-                .collect::<Result<Vec<_>>>()?;
-            projected.as_slice()
-        }
+    let parts: Vec<RecordBatch> = match output {
+        None => all_parts.to_vec(),
+        Some(columns) => all_parts
+            .iter()
+            .map(|p| batches::project_existing(p, columns))
+            .collect::<Result<Vec<_>>>()?,
     };
-    let schema = parts.first().unwrap_or(first).schema();
     let total: usize = parts.iter().map(|p| p.num_rows()).sum();
-    let one_batch = |pieces: &[RecordBatch]| -> Result<RecordBatch> {
-        match pieces {
-            [one] => Ok(one.clone()),
-            _ => batches::concat_to(&schema, pieces),
-        }
-    };
-    let whole = || one_batch(parts).map(Some);
     if total <= 1 {
-        return whole();
+        return Ok(Some(parts));
     }
     let (best, tied) = match winners(all_parts, id_columns, what)? {
-        Winners::All => return whole(),
+        Winners::All => return Ok(Some(parts)),
         Winners::Slots { best, tied } => (best, tied),
     };
     if tied
@@ -297,7 +287,7 @@ fn keep_latest(
     }
     let (count, lo, hi) = winners_span(&best);
     if count == total {
-        return whole();
+        return Ok(Some(parts));
     }
     if count > 0 && (hi - lo) as usize + 1 == count {
         // The winners are one run of rows (a feature rewritten in full, the latest write
@@ -305,24 +295,26 @@ fn keep_latest(
         let (lo, hi) = (lo as usize, hi as usize + 1);
         let slices: Vec<RecordBatch> = parts
             .iter()
-            .zip(part_starts(parts))
+            .zip(part_starts(&parts))
             .filter_map(|(part, start)| {
                 let from = lo.max(start);
                 let to = hi.min(start + part.num_rows());
                 (from < to).then(|| part.slice(from - start, to - from))
             })
             .collect();
-        return one_batch(&slices).map(Some);
+        return Ok(Some(slices));
     }
-    let starts = part_starts(parts);
+    let starts = part_starts(&parts);
     let picks: Vec<(usize, usize)> = in_row_order(&best, total)
         .iter()
         .map(|r| locate(&starts, *r as usize))
         .collect();
-    Ok(Some(arrow_select::interleave::interleave_record_batch(
-        &parts.iter().collect::<Vec<_>>(),
-        &picks,
-    )?))
+    Ok(Some(vec![
+        arrow_select::interleave::interleave_record_batch(
+            &parts.iter().collect::<Vec<_>>(),
+            &picks,
+        )?,
+    ]))
 }
 
 /// The row number (across the parts) of each part's first row.
@@ -487,6 +479,16 @@ mod tests {
             ),
         ])
         .unwrap()
+    }
+
+    /// [`latest_pieces`] as one batch, as a reader that needs one would concatenate it.
+    fn keep_latest_parts(
+        parts: &[RecordBatch],
+        id_columns: &[String],
+        output: Option<&[String]>,
+        what: &str,
+    ) -> Result<RecordBatch> {
+        batches::concat_parts(&latest_pieces(parts, id_columns, output, what)?)
     }
 
     fn rows(out: &RecordBatch) -> Vec<(i64, i64)> {
@@ -824,7 +826,10 @@ mod tests {
     #[test]
     fn a_tie_without_provenance_asks_for_it_and_only_a_tie_does() {
         let id = ["id".to_string()];
-        let lazy = |parts: &[RecordBatch]| keep_latest_unless_tied(parts, &id, None, "test");
+        let lazy = |parts: &[RecordBatch]| {
+            latest_pieces_unless_tied(parts, &id, None, "test")
+                .map(|p| p.map(|p| batches::concat_parts(&p).unwrap()))
+        };
         // ties across writes (both stamp paths: whole writes, and rows of mixed stamps)
         let tie = [batch(&[1, 5], &[3, 3]), batch(&[5], &[3])];
         assert!(lazy(&tie).unwrap().is_none());
@@ -843,5 +848,46 @@ mod tests {
         let out = lazy(&with).unwrap().unwrap();
         let p: &StringArray = out.column_by_name(PROVENANCE).unwrap().as_string();
         assert_eq!(p.value(0), "b");
+    }
+
+    #[test]
+    fn rows_that_all_win_or_win_as_one_run_come_back_where_they_lie() {
+        let id = ["id".to_string()];
+        // whether two batches' ids are the same memory (a piece returned, not copied)
+        let same_buffer = |a: &RecordBatch, b: &RecordBatch| {
+            let ids = |x: &RecordBatch| {
+                let c = x.column(0).as_primitive::<arrow_array::types::Int64Type>();
+                c.values().as_ptr()
+            };
+            ids(a) == ids(b)
+        };
+        // three chunks of one write, ids increasing: every row wins, the chunks are returned
+        let chunks = [
+            batch(&[1, 2], &[3, 3]),
+            batch(&[4, 7], &[3, 3]),
+            batch(&[9], &[3]),
+        ];
+        let pieces = latest_pieces(&chunks, &id, None, "test").unwrap();
+        assert_eq!(pieces.len(), 3);
+        for (piece, chunk) in pieces.iter().zip(&chunks) {
+            assert_eq!(piece, chunk);
+            assert!(same_buffer(piece, chunk), "a kept chunk was copied");
+        }
+        // a rewrite in two chunks after an older write: slices of the rewrite's chunks
+        let parts = [
+            batch(&[1, 2, 3], &[1, 1, 1]),
+            batch(&[1, 2], &[2, 2]),
+            batch(&[3], &[2]),
+        ];
+        let pieces = latest_pieces(&parts, &id, None, "test").unwrap();
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(rows(&pieces[0]), vec![(1, 2), (2, 2)]);
+        assert_eq!(rows(&pieces[1]), vec![(3, 2)]);
+        assert!(same_buffer(&pieces[0], &parts[1]) && same_buffer(&pieces[1], &parts[2]));
+        // scattered winners: gathered into one piece
+        let scattered = [batch(&[1, 2, 3], &[1, 1, 1]), batch(&[2], &[2])];
+        let pieces = latest_pieces(&scattered, &id, None, "test").unwrap();
+        assert_eq!(pieces.len(), 1);
+        assert_eq!(rows(&pieces[0]), vec![(1, 1), (3, 1), (2, 2)]);
     }
 }

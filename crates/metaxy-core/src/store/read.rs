@@ -33,21 +33,35 @@ impl MetadataStore {
 
     /// Reads under `graph` (the current graph, or a historical one for rebase), falling through
     /// to the fallback stores.
-    pub(super) fn read_key<'a>(
+    pub(super) async fn read_key(
+        &self,
+        graph: &FeatureGraph,
+        key: FeatureKey,
+        options: ReadOptions,
+    ) -> Result<RecordBatch> {
+        batches::concat_parts(&self.read_key_pieces(graph, key, options).await?)
+    }
+
+    /// [`MetadataStore::read_key`] as the pieces of one schema the read kept (the backend's
+    /// parts or slices of them, not concatenated: see [`dedup::latest_pieces`]).
+    pub(super) fn read_key_pieces<'a>(
         &'a self,
         graph: &'a FeatureGraph,
         key: FeatureKey,
         options: ReadOptions,
-    ) -> BoxFuture<'a, Result<RecordBatch>> {
+    ) -> BoxFuture<'a, Result<Vec<RecordBatch>>> {
         Box::pin(async move {
-            if let Some(batch) = self.read_local(graph, &key, &options).await? {
-                return Ok(batch);
+            if let Some(pieces) = self.read_local_pieces(graph, &key, &options).await? {
+                return Ok(pieces);
             }
             if options.allow_fallback {
                 for fb in self.fallbacks() {
                     let _guard = fb.open(AccessMode::Read).await?;
-                    match fb.read_key(graph, key.clone(), options.clone()).await {
-                        Ok(batch) => return Ok(batch),
+                    match fb
+                        .read_key_pieces(graph, key.clone(), options.clone())
+                        .await
+                    {
+                        Ok(pieces) => return Ok(pieces),
                         Err(Error::FeatureNotFound { .. }) => continue,
                         Err(e) => return Err(e),
                     }
@@ -75,6 +89,19 @@ impl MetadataStore {
         key: &FeatureKey,
         options: &ReadOptions,
     ) -> Result<Option<RecordBatch>> {
+        self.read_local_pieces(graph, key, options)
+            .await?
+            .map(|pieces| batches::concat_parts(&pieces))
+            .transpose()
+    }
+
+    /// [`MetadataStore::read_local`] as pieces of one schema (at least one).
+    pub(super) async fn read_local_pieces(
+        &self,
+        graph: &FeatureGraph,
+        key: &FeatureKey,
+        options: &ReadOptions,
+    ) -> Result<Option<Vec<RecordBatch>>> {
         if key.is_system() {
             let filter = Expr::conjunction(options.filters.iter().cloned());
             let request = ScanRequest {
@@ -82,7 +109,7 @@ impl MetadataStore {
                 filter,
                 latest_of: None,
             };
-            return self.backend().scan(key, &request).await;
+            return Ok(self.backend().scan(key, &request).await?.map(|b| vec![b]));
         }
         if options.feature_version.is_some() && !options.with_feature_history {
             return Err(Error::InvalidArgument(
@@ -182,18 +209,17 @@ impl MetadataStore {
             }
             Some(keep)
         };
-        let mut batch = if options.with_sample_history {
-            batches::concat_parts(&parts)?
+        let pieces = if options.with_sample_history {
+            vec![batches::concat_parts(&parts)?]
         } else if !lazy_tie_break {
             let output = output(&parts);
-            span(&parts).in_scope(|| {
-                dedup::keep_latest_parts(&parts, id_columns, output.as_deref(), &what)
-            })?
-        } else if let Some(batch) = span(&parts).in_scope(|| {
+            span(&parts)
+                .in_scope(|| dedup::latest_pieces(&parts, id_columns, output.as_deref(), &what))?
+        } else if let Some(pieces) = span(&parts).in_scope(|| {
             let output = output(&parts);
-            dedup::keep_latest_unless_tied(&parts, id_columns, output.as_deref(), &what)
+            dedup::latest_pieces_unless_tied(&parts, id_columns, output.as_deref(), &what)
         })? {
-            batch
+            pieces
         } else {
             drop(parts);
             tracing::debug!(feature = %key, "a tie of timestamps: scanning again with the provenance");
@@ -201,25 +227,37 @@ impl MetadataStore {
                 return Ok(None);
             };
             let output = output(&parts);
-            span(&parts).in_scope(|| {
-                dedup::keep_latest_parts(&parts, id_columns, output.as_deref(), &what)
-            })?
+            span(&parts)
+                .in_scope(|| dedup::latest_pieces(&parts, id_columns, output.as_deref(), &what))?
         };
-        if !options.include_soft_deleted && batch.num_rows() > 0 {
-            let live = Expr::IsNull {
-                expr: Box::new(Expr::Column(DELETED_AT.into())),
-                negated: false,
-            };
-            if batch.column_by_name(DELETED_AT).is_some() {
+        let live = Expr::IsNull {
+            expr: Box::new(Expr::Column(DELETED_AT.into())),
+            negated: false,
+        };
+        let post_filter = Expr::conjunction(post_filters);
+        // soft-deleted rows out, the filters on other columns than the ids, the requested
+        // columns in their order: piece by piece, nothing concatenated
+        let finish = |mut batch: RecordBatch| -> Result<RecordBatch> {
+            if !options.include_soft_deleted
+                && batch.num_rows() > 0
+                && batch.column_by_name(DELETED_AT).is_some()
+            {
                 batch = live.filter(&batch)?;
             }
+            if let Some(f) = &post_filter {
+                batch = f.filter(&batch)?;
+            }
+            if let Some(requested) = &options.columns {
+                batch = batches::project_exact(&batch, requested, &format!("feature `{key}`"))?;
+            }
+            Ok(batch)
+        };
+        let pieces = pieces.into_iter().map(finish).collect::<Result<Vec<_>>>()?;
+        if pieces.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "internal error: keep-latest of {what} returned no batch"
+            )));
         }
-        if let Some(f) = Expr::conjunction(post_filters) {
-            batch = f.filter(&batch)?;
-        }
-        if let Some(requested) = &options.columns {
-            batch = batches::project_exact(&batch, requested, &format!("feature `{key}`"))?;
-        }
-        Ok(Some(batch))
+        Ok(Some(pieces))
     }
 }

@@ -301,15 +301,16 @@ impl MetadataStore {
         .map(Some)
     }
 
-    /// Reads one upstream of `key` as its dependency declares (columns, filters); a missing
-    /// optional upstream is an empty frame.
+    /// Reads one upstream of `key` as its dependency declares (columns, filters), as the
+    /// pieces the read kept (not concatenated: the engine reads them where they lie); a
+    /// missing optional upstream is one empty frame.
     async fn read_upstream(
         &self,
         graph: &FeatureGraph,
         key: &FeatureKey,
         dep: &PlanDep,
         options: &ResolveOptions,
-    ) -> Result<RecordBatch> {
+    ) -> Result<Vec<RecordBatch>> {
         let upstream = &dep.dep.feature;
         let filters = options.upstream_filters(upstream);
         let columns = match upstream_columns(dep) {
@@ -323,12 +324,12 @@ impl MetadataStore {
         };
         let span = tracing::debug_span!("read_upstream", feature = %upstream);
         match self
-            .read_key(graph, upstream.clone(), read)
+            .read_key_pieces(graph, upstream.clone(), read)
             .instrument(span)
             .await
         {
-            Ok(b) => Ok(b),
-            Err(Error::FeatureNotFound { .. }) if dep.dep.optional => Ok(empty_upstream(dep)),
+            Ok(pieces) => Ok(pieces),
+            Err(Error::FeatureNotFound { .. }) if dep.dep.optional => Ok(vec![empty_upstream(dep)]),
             Err(Error::FeatureNotFound {
                 key: missing,
                 location,
