@@ -222,3 +222,85 @@ pub(crate) fn samples_frame(
     }
     Ok(batch)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use arrow_array::{StringArray, StructArray, UInt64Array};
+
+    use super::*;
+    use crate::spec::{Dep, Field as SpecField};
+    use crate::{FeatureGraph, FeatureKey};
+
+    /// Rows `ids` of an upstream as the engine reads it: ids, a note, and the data versions.
+    fn upstream(ids: std::ops::Range<u64>) -> RecordBatch {
+        let field = |prefix: &str| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(
+                ids.clone().map(|i| format!("{prefix}{}", i * 7 % 13)),
+            ))
+        };
+        let by_field = StructArray::from(vec![
+            (
+                Arc::new(Field::new("audio", arrow_schema::DataType::Utf8, true)),
+                field("a"),
+            ),
+            (
+                Arc::new(Field::new("frames", arrow_schema::DataType::Utf8, true)),
+                field("f"),
+            ),
+        ]);
+        RecordBatch::try_from_iter(vec![
+            (
+                "sample_uid",
+                Arc::new(UInt64Array::from_iter_values(ids.clone())) as ArrayRef,
+            ),
+            ("note", field("n")),
+            (DATA_VERSION_BY_FIELD, Arc::new(by_field) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn an_upstream_in_pieces_gives_the_frame_of_the_upstream_in_one_batch() {
+        let root = FeatureSpec::builder("t/root")
+            .id_columns(["sample_uid"])
+            .field(SpecField::new("audio").code_version("1"))
+            .field(SpecField::new("frames").code_version("1"))
+            .build()
+            .unwrap();
+        let leaf = FeatureSpec::builder("t/leaf")
+            .id_columns(["sample_uid"])
+            .dep(Dep::on("t/root"))
+            .field(SpecField::new("audio").code_version("2"))
+            .field(SpecField::new("caption").code_version("1"))
+            .build()
+            .unwrap();
+        let graph = FeatureGraph::new([root, leaf]).unwrap();
+        let key: FeatureKey = "t/leaf".parse().unwrap();
+        let (spec, plan) = (graph.spec(&key).unwrap(), graph.plan(&key).unwrap());
+        let hash = HashSettings {
+            algorithm: HashAlgorithm::Xxhash64,
+            truncation: Some(8),
+        };
+        let whole = expected_frame(spec, plan, vec![vec![upstream(0..600)]], hash).unwrap();
+        // a few pieces (read where they lie), one empty among them
+        let few = vec![
+            upstream(0..250),
+            upstream(250..250),
+            upstream(250..251),
+            upstream(251..600),
+        ];
+        let prepared = upstream::prepare(few.clone(), &plan.deps[0], spec, hash, true).unwrap();
+        assert_eq!(
+            prepared.batches().len(),
+            4,
+            "a few pieces are kept as they lie"
+        );
+        assert_eq!(expected_frame(spec, plan, vec![few], hash).unwrap(), whole);
+        // more pieces than are worth searching: concatenated first, the same frame
+        let many: Vec<RecordBatch> = (0..600).map(|i| upstream(i..i + 1)).collect();
+        let prepared = upstream::prepare(many.clone(), &plan.deps[0], spec, hash, true).unwrap();
+        assert!(prepared.single().is_some(), "600 pieces are concatenated");
+        assert_eq!(expected_frame(spec, plan, vec![many], hash).unwrap(), whole);
+    }
+}

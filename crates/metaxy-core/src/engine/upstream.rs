@@ -22,9 +22,15 @@ pub(crate) fn dvbf_column(dep: &PlanDep) -> String {
     columns::upstream_column(DATA_VERSION_BY_FIELD, &dep.suffix)
 }
 
+/// A frame in more pieces than this is concatenated: hashing finds the piece of every row by
+/// a binary search over the pieces, a few well-predicted steps over a few dozen pieces
+/// (DuckDB's runs of up to a million rows, a feature's appends) but a dozen over the thousands
+/// of small record batches some backends return, whose concatenation is the cheaper way.
+const MAX_PIECES: usize = 256;
+
 /// Transforms a (deduplicated, filtered) upstream frame, read as `pieces`, as the dependency
 /// declares. With `keep_pieces` (a feature of one dependency: no join that needs the frame
-/// as one batch) the pieces are transformed where they lie; otherwise, and for an N:1
+/// as one batch) large pieces are transformed where they lie; otherwise, and for an N:1
 /// dependency (whose groups may span pieces), they are concatenated first.
 pub(crate) fn prepare(
     mut pieces: Vec<RecordBatch>,
@@ -34,7 +40,8 @@ pub(crate) fn prepare(
     keep_pieces: bool,
 ) -> Result<Pieces> {
     let what = format!("upstream `{}`", dep.dep.feature);
-    if keep_pieces && pieces.len() > 1 && !dep.dep.lineage.is_aggregation() {
+    let few = (2..=MAX_PIECES).contains(&pieces.len());
+    if keep_pieces && few && !dep.dep.lineage.is_aggregation() {
         let prepared = pieces
             .into_iter()
             .map(|piece| prepare_batch(piece, dep, downstream, hash))
