@@ -91,18 +91,7 @@ pub(crate) fn expected_frame(
                 )));
             };
             let what = format!("upstream `{}`", names[0]);
-            let per_piece = frame
-                .batches()
-                .iter()
-                .map(|b| crate::keys::key_arrays(b, &plan.join_columns, &what))
-                .collect::<Result<Vec<_>>>()?;
-            let keys = (0..plan.join_columns.len())
-                .map(|c| {
-                    let arrays: Vec<&dyn arrow_array::Array> =
-                        per_piece.iter().map(|k| k[c].as_ref()).collect();
-                    Ok(arrow_select::concat::concat(&arrays)?)
-                })
-                .collect::<Result<Vec<ArrayRef>>>()?;
+            let keys = frame.key_columns(&plan.join_columns, &what)?;
             (join::single(frame.num_rows()), keys)
         }
     };

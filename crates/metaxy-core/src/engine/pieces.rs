@@ -11,6 +11,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 
 use crate::error::{Error, Result};
+use crate::keys;
 
 /// The pieces of one frame: at least one batch, all of one schema, read in order.
 pub(crate) struct Pieces {
@@ -89,6 +90,23 @@ impl Pieces {
         }
         let arrays: Vec<&dyn Array> = self.batches.iter().map(|b| b.column(i).as_ref()).collect();
         Ok(arrow_select::concat::concat(&arrays)?)
+    }
+
+    /// The frame's `columns` (checked as [`keys::key_arrays`] checks them, with its message),
+    /// each read across the pieces.
+    pub(crate) fn key_columns(&self, columns: &[String], what: &str) -> Result<Vec<ArrayRef>> {
+        // one schema: the first piece's check holds for all
+        keys::key_arrays(&self.batches[0], columns, what)?;
+        let schema = self.schema();
+        columns
+            .iter()
+            .map(|c| {
+                let i = schema
+                    .index_of(c)
+                    .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                self.column(i)
+            })
+            .collect()
     }
 
     /// `(piece, row within it)` of row `row` of the frame.
