@@ -3,11 +3,15 @@
 //! `moto_server` comes from the `moto[server]` package on PyPI. The tests look for it in
 //! `METAXY_TEST_MOTO_SERVER` (a path), then on `PATH`. Without it the S3 tests are reported
 //! as ignored, loudly; `.ci/run` installs it, so in CI they always run.
+//!
+//! The server is started through `moto_serialised.py` (next to this file) with the Python
+//! interpreter of that `moto_server`: moto's threaded server does not make `If-None-Match: *`
+//! atomic, and Delta's commits rely on it (see the script).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,6 +32,27 @@ pub fn moto_binary() -> Option<PathBuf> {
     })
 }
 
+/// The Python interpreter a `moto_server` console script runs with: its `#!` line, else a
+/// `python3` next to it, else `python3` on `PATH`.
+fn interpreter_of(binary: &Path) -> PathBuf {
+    let shebang = std::fs::read(binary).ok().and_then(|bytes| {
+        let line = bytes.split(|&b| b == b'\n').next()?;
+        let line = std::str::from_utf8(line.strip_prefix(b"#!")?).ok()?.trim();
+        // `#!/path/python` or `#!/usr/bin/env python3`; arguments after the path are not used.
+        let mut words = line.split_whitespace();
+        let first = words.next()?;
+        Some(if first.ends_with("/env") {
+            PathBuf::from(words.next()?)
+        } else {
+            PathBuf::from(first)
+        })
+    });
+    shebang
+        .filter(|p| p.to_string_lossy().contains("python"))
+        .or_else(|| Some(binary.parent()?.join("python3")).filter(|p| p.is_file()))
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
 /// Why the S3 tests are skipped, for the banner and the ignore reason.
 pub fn skip_reason() -> String {
     format!(
@@ -44,20 +69,30 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts the server and waits until it accepts connections.
+    /// Starts the server (moto behind one request lock, see `moto_serialised.py`) with the
+    /// interpreter of `binary` and waits until it accepts connections.
     pub fn start(binary: &PathBuf) -> Moto {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let python = interpreter_of(binary);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/moto_serialised.py");
+        let child = Command::new(&python)
+            .arg(&script)
+            .args(["127.0.0.1", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} {}: {e}",
+                    python.display(),
+                    script.display()
+                )
+            });
         let moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
