@@ -118,7 +118,7 @@ fn main() {
             .build()
             .unwrap(),
     );
-    let moto = binary.as_ref().map(common::Moto::start);
+    let moto = binary.as_deref().map(common::Moto::start);
     if let Some(m) = &moto {
         runtime.block_on(m.create_bucket(BUCKET));
     }

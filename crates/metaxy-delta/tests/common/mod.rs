@@ -71,7 +71,7 @@ pub struct Moto {
 impl Moto {
     /// Starts the server (moto behind one request lock, see `moto_serialised.py`) with the
     /// interpreter of `binary` and waits until it accepts connections.
-    pub fn start(binary: &PathBuf) -> Moto {
+    pub fn start(binary: &Path) -> Moto {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
