@@ -13,11 +13,22 @@ use arrow_schema::SchemaRef;
 use crate::error::{Error, Result};
 use crate::keys;
 
+/// Frame rows per entry of [`Pieces`]'s block index (`row >> BLOCK_SHIFT` is a row's block).
+const BLOCK_SHIFT: u32 = 12;
+
 /// The pieces of one frame: at least one batch, all of one schema, read in order.
 pub(crate) struct Pieces {
     batches: Vec<RecordBatch>,
     /// The frame's row number of each piece's first row.
     starts: Vec<usize>,
+    /// The frame's row number after each piece's last row.
+    ends: Vec<usize>,
+    /// For each block of `1 << BLOCK_SHIFT` frame rows, the piece holding the block's first
+    /// row. [`locate`](Self::locate) is called for every row the hashing reads, so it starts
+    /// there and steps past the few pieces that end before the row, instead of a binary
+    /// search over every piece (in a profile of a 5M-row DuckDB resolve, the search made the
+    /// hashing loop a quarter slower than hashing one concatenated batch). Empty with one piece.
+    block_first: Vec<usize>,
     rows: usize,
 }
 
@@ -37,14 +48,27 @@ impl Pieces {
             )));
         }
         let mut starts = Vec::with_capacity(batches.len());
+        let mut ends = Vec::with_capacity(batches.len());
         let mut rows = 0;
         for b in &batches {
             starts.push(rows);
             rows += b.num_rows();
+            ends.push(rows);
         }
+        let block_first = if batches.len() == 1 {
+            Vec::new()
+        } else {
+            // the first piece ending after the block's first row (empty pieces end where they
+            // start, so they are never the answer)
+            (0..rows.div_ceil(1 << BLOCK_SHIFT))
+                .map(|block| ends.partition_point(|e| *e <= block << BLOCK_SHIFT))
+                .collect()
+        };
         Ok(Pieces {
             batches,
             starts,
+            ends,
+            block_first,
             rows,
         })
     }
@@ -55,6 +79,8 @@ impl Pieces {
         Pieces {
             batches: vec![batch],
             starts: vec![0],
+            ends: vec![rows],
+            block_first: Vec::new(),
             rows,
         }
     }
@@ -109,13 +135,17 @@ impl Pieces {
             .collect()
     }
 
-    /// `(piece, row within it)` of row `row` of the frame.
+    /// `(piece, row within it)` of row `row` (below [`num_rows`](Self::num_rows)) of the
+    /// frame.
     #[inline]
     pub(crate) fn locate(&self, row: usize) -> (usize, usize) {
-        if self.starts.len() == 1 {
+        if self.block_first.is_empty() {
             return (0, row);
         }
-        let piece = self.starts.partition_point(|s| *s <= row).saturating_sub(1);
+        let mut piece = self.block_first[row >> BLOCK_SHIFT];
+        while self.ends[piece] <= row {
+            piece += 1;
+        }
         (piece, row - self.starts[piece])
     }
 }
@@ -151,6 +181,28 @@ mod tests {
             &[1, 2, 3, 4, 5]
         );
         assert!(p.single().is_none());
+    }
+
+    #[test]
+    fn every_row_is_located_across_blocks_of_pieces_large_and_small() {
+        // pieces spanning several index blocks, several pieces in one block, empty pieces
+        let sizes = [5000, 0, 3000, 1, 1, 9000, 0, 100, 4096, 4095];
+        let mut next = 0;
+        let batches = sizes
+            .iter()
+            .map(|n| {
+                let ids: Vec<i64> = (next..next + n).collect();
+                next += n;
+                batch(&ids)
+            })
+            .collect();
+        let p = Pieces::new(batches, "t").unwrap();
+        let mut expected = Vec::new();
+        for (piece, n) in sizes.iter().enumerate() {
+            expected.extend((0..*n as usize).map(|local| (piece, local)));
+        }
+        let located: Vec<(usize, usize)> = (0..p.num_rows()).map(|r| p.locate(r)).collect();
+        assert_eq!(located, expected);
     }
 
     #[test]
