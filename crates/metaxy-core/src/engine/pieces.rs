@@ -19,17 +19,15 @@ const BLOCK_SHIFT: u32 = 12;
 /// The pieces of one frame: at least one batch, all of one schema, read in order.
 pub(crate) struct Pieces {
     batches: Vec<RecordBatch>,
-    /// The frame's row number of each piece's first row.
-    starts: Vec<usize>,
-    /// The frame's row number after each piece's last row.
-    ends: Vec<usize>,
+    /// The frame's row number of each piece's first row, then the frame's row count: piece
+    /// `p` holds rows `bounds[p]..bounds[p + 1]`.
+    bounds: Vec<usize>,
     /// For each block of `1 << BLOCK_SHIFT` frame rows, the piece holding the block's first
     /// row. [`locate`](Self::locate) is called for every row the hashing reads, so it starts
     /// there and steps past the few pieces that end before the row, instead of a binary
     /// search over every piece (in a profile of a 5M-row DuckDB resolve, the search made the
     /// hashing loop a quarter slower than hashing one concatenated batch). Empty with one piece.
     block_first: Vec<usize>,
-    rows: usize,
 }
 
 impl Pieces {
@@ -47,13 +45,12 @@ impl Pieces {
                 other.schema()
             )));
         }
-        let mut starts = Vec::with_capacity(batches.len());
-        let mut ends = Vec::with_capacity(batches.len());
+        let mut bounds = Vec::with_capacity(batches.len() + 1);
         let mut rows = 0;
+        bounds.push(rows);
         for b in &batches {
-            starts.push(rows);
             rows += b.num_rows();
-            ends.push(rows);
+            bounds.push(rows);
         }
         let block_first = if batches.len() == 1 {
             Vec::new()
@@ -61,15 +58,13 @@ impl Pieces {
             // the first piece ending after the block's first row (empty pieces end where they
             // start, so they are never the answer)
             (0..rows.div_ceil(1 << BLOCK_SHIFT))
-                .map(|block| ends.partition_point(|e| *e <= block << BLOCK_SHIFT))
+                .map(|block| bounds[1..].partition_point(|e| *e <= block << BLOCK_SHIFT))
                 .collect()
         };
         Ok(Pieces {
             batches,
-            starts,
-            ends,
+            bounds,
             block_first,
-            rows,
         })
     }
 
@@ -78,16 +73,14 @@ impl Pieces {
         let rows = batch.num_rows();
         Pieces {
             batches: vec![batch],
-            starts: vec![0],
-            ends: vec![rows],
+            bounds: vec![0, rows],
             block_first: Vec::new(),
-            rows,
         }
     }
 
     /// The frame's row count.
     pub(crate) fn num_rows(&self) -> usize {
-        self.rows
+        self.bounds[self.bounds.len() - 1]
     }
 
     /// The pieces, in order.
@@ -143,10 +136,10 @@ impl Pieces {
             return (0, row);
         }
         let mut piece = self.block_first[row >> BLOCK_SHIFT];
-        while self.ends[piece] <= row {
+        while self.bounds[piece + 1] <= row {
             piece += 1;
         }
-        (piece, row - self.starts[piece])
+        (piece, row - self.bounds[piece])
     }
 }
 

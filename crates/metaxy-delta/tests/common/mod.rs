@@ -93,12 +93,22 @@ impl Moto {
                     script.display()
                 )
             });
-        let moto = Moto {
+        let mut moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            // its output is not kept (it logs every request), so say how to see it
+            if let Some(status) = moto.child.try_wait().unwrap() {
+                panic!(
+                    "moto exited ({status}) before listening; run `{} {} 127.0.0.1 {port}` to \
+                     see why (that Python must import moto[server]: {MOTO_VAR} names its \
+                     moto_server)",
+                    python.display(),
+                    script.display()
+                );
+            }
             assert!(
                 Instant::now() < deadline,
                 "moto_server did not start on port {port}"
