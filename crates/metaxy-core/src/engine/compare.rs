@@ -53,14 +53,18 @@ fn stale_schema(expected: &SchemaRef) -> SchemaRef {
     ))
 }
 
-/// Compares; `current` is `None` when the feature has no table (everything is new).
+/// Compares; `current` is `None` when the feature has no table (everything is new), else the
+/// stored rows as the pieces the read kept (one schema, at least one piece).
+///
+/// Pieces holding the expected frame's ids in the same order (the usual re-run of a feature
+/// read from DuckDB's runs) are compared where they lie; others are concatenated first.
 pub(crate) fn compare(
     input: CompareInput<'_>,
     expected: RecordBatch,
-    current: Option<RecordBatch>,
+    current: Option<Vec<RecordBatch>>,
 ) -> Result<Increment> {
     let stale_schema = stale_schema(expected.schema_ref());
-    let Some(current) = current else {
+    let Some(pieces) = current else {
         let orphan_cols: Vec<String> = input
             .join_columns
             .iter()
@@ -75,6 +79,28 @@ pub(crate) fn compare(
             orphaned,
         });
     };
+    if pieces.len() > 1
+        && !input.collapse
+        && let Some(stale_idx) = aligned_stale_rows(&input, &expected, &pieces)?
+    {
+        // no new and no orphaned rows: the pieces hold exactly the expected ids
+        let stale = stale_frame(
+            &input,
+            &expected,
+            &pieces,
+            stale_schema,
+            &stale_idx,
+            &stale_idx,
+        )?;
+        // under the schema the pieces concatenated would have
+        let none: Vec<RecordBatch> = pieces.iter().map(|p| p.slice(0, 0)).collect();
+        return Ok(Increment {
+            new: expected.slice(0, 0),
+            stale,
+            orphaned: batches::concat_parts(&none)?,
+        });
+    }
+    let current = batches::concat_parts(&pieces)?;
     let current = if input.collapse {
         collapse(&current, input.join_columns, input.feature)?
     } else {
@@ -94,14 +120,8 @@ pub(crate) fn compare(
     let exp_prov = string_column(&expected, PROVENANCE, input.feature)?;
     let cur_prov = string_column(&current, PROVENANCE, input.feature)?;
 
-    let is_stale = |i: usize, c: usize| {
-        let by_predicate = predicate_hits
-            .as_ref()
-            .is_some_and(|p| p.is_valid(c) && p.value(c));
-        let changed = cur_prov.is_null(c)
-            || (!exp_prov.is_null(i) && !same_bytes(exp_prov.value(i), cur_prov.value(c)));
-        changed || by_predicate
-    };
+    let is_stale =
+        |i: usize, c: usize| is_stale_row(&exp_prov, i, &cur_prov, c, predicate_hits.as_ref());
     let mut new_idx: Vec<u32> = Vec::new();
     let mut stale_idx: Vec<u32> = Vec::new();
     let mut stale_cur: Vec<u32> = Vec::new();
@@ -155,14 +175,13 @@ pub(crate) fn compare(
     };
 
     let new = take_rows(&expected, new_idx)?;
-    let stale_rows = take_rows(&expected, stale_idx.clone())?;
-    let fields = stale_fields(&input, &expected, &current, &stale_idx, &stale_cur)?;
-    let mut stale_columns = stale_rows.columns().to_vec();
-    stale_columns.push(fields);
-    let stale = RecordBatch::try_new_with_options(
+    let stale = stale_frame(
+        &input,
+        &expected,
+        std::slice::from_ref(&current),
         stale_schema,
-        stale_columns,
-        &arrow_array::RecordBatchOptions::new().with_row_count(Some(stale_idx.len())),
+        &stale_idx,
+        &stale_cur,
     )?;
     let orphaned = take_rows(&current, orphan_idx)?;
     Ok(Increment {
@@ -170,6 +189,109 @@ pub(crate) fn compare(
         stale,
         orphaned,
     })
+}
+
+/// The `stale` frame: expected rows `stale_idx` with the fields whose provenance differs from
+/// stored rows `stale_cur` (numbered across `current`'s pieces, one after the other).
+fn stale_frame(
+    input: &CompareInput<'_>,
+    expected: &RecordBatch,
+    current: &[RecordBatch],
+    schema: SchemaRef,
+    stale_idx: &[u32],
+    stale_cur: &[u32],
+) -> Result<RecordBatch> {
+    let rows = take_rows(expected, stale_idx.to_vec())?;
+    let fields = stale_fields(input, expected, current, stale_idx, stale_cur)?;
+    let mut columns = rows.columns().to_vec();
+    columns.push(fields);
+    Ok(RecordBatch::try_new_with_options(
+        schema,
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(stale_idx.len())),
+    )?)
+}
+
+/// Whether expected row `i` is stale against stored row `c`: the stored provenance is NULL or
+/// differs from an expected one, or a staleness predicate matched the stored row.
+#[inline]
+fn is_stale_row(
+    exp_prov: &StringArray,
+    i: usize,
+    cur_prov: &StringArray,
+    c: usize,
+    predicate_hits: Option<&BooleanArray>,
+) -> bool {
+    let by_predicate = predicate_hits.is_some_and(|p| p.is_valid(c) && p.value(c));
+    let changed = cur_prov.is_null(c)
+        || (!exp_prov.is_null(i) && !same_bytes(exp_prov.value(i), cur_prov.value(c)));
+    changed || by_predicate
+}
+
+/// The stale rows of `expected` when the stored `pieces` hold exactly its ids, in the same
+/// strictly increasing order (one integer id column of one type on both sides): row `i` of
+/// the expected frame is row `i` of the pieces taken one after the other, and each piece is
+/// compared where it lies, on both cores. `None` when they do not line up (the caller
+/// concatenates the pieces and matches ids).
+fn aligned_stale_rows(
+    input: &CompareInput<'_>,
+    expected: &RecordBatch,
+    pieces: &[RecordBatch],
+) -> Result<Option<Vec<u32>>> {
+    let [join] = input.join_columns else {
+        return Ok(None);
+    };
+    let what_exp = format!("the expected frame of `{}`", input.feature);
+    let what_cur = format!("the stored metadata of `{}`", input.feature);
+    let [exp_key] = keys::key_arrays(expected, input.join_columns, &what_exp)?
+        .try_into()
+        .map_err(|_| Error::InvalidArgument(format!("internal error: `{join}` is one column")))?;
+    let Some(exp_ids) = keys::int_values(&exp_key) else {
+        return Ok(None);
+    };
+    if !exp_ids.windows(2).all(|w| w[0] < w[1]) {
+        return Ok(None);
+    }
+    let exp_prov = string_column(expected, PROVENANCE, input.feature)?;
+    let mut start = 0;
+    let mut aligned = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        let [cur_key] = keys::key_arrays(piece, input.join_columns, &what_cur)?
+            .try_into()
+            .map_err(|_| {
+                Error::InvalidArgument(format!("internal error: `{join}` is one column"))
+            })?;
+        let end = start + piece.num_rows();
+        let lined_up = cur_key.data_type() == exp_key.data_type()
+            && keys::int_values(&cur_key)
+                .is_some_and(|ids| exp_ids.get(start..end) == Some(ids.as_ref()));
+        if !lined_up {
+            return Ok(None);
+        }
+        let hits = match input.predicate {
+            Some(p) => Some(p.evaluate(piece)?),
+            None => None,
+        };
+        aligned.push((
+            start,
+            string_column(piece, PROVENANCE, input.feature)?,
+            hits,
+        ));
+        start = end;
+    }
+    if start != exp_ids.len() {
+        return Ok(None);
+    }
+    let stale = aligned
+        .par_iter()
+        .flat_map_iter(|(start, cur_prov, hits)| {
+            let exp_prov = &exp_prov;
+            (0..cur_prov.len())
+                .filter(move |&c| is_stale_row(exp_prov, start + c, cur_prov, c, hits.as_ref()))
+                .map(move |c| (start + c) as u32)
+        })
+        .collect();
+    Ok(Some(stale))
 }
 
 /// Whether two provenance strings are equal; hashes truncated to 8 or 16 characters (the
@@ -234,10 +356,11 @@ fn string_column(batch: &RecordBatch, name: &str, feature: &str) -> Result<Strin
 }
 
 /// For every stale row, the struct keys whose provenance differs from the stored one.
+/// `stale_cur` numbers the stored rows across `current`'s pieces, taken one after the other.
 fn stale_fields(
     input: &CompareInput<'_>,
     expected: &RecordBatch,
-    current: &RecordBatch,
+    current: &[RecordBatch],
     stale_idx: &[u32],
     stale_cur: &[u32],
 ) -> Result<ArrayRef> {
@@ -252,8 +375,18 @@ fn stale_fields(
         }
     };
     let exp = by_field(expected)?;
-    let cur = by_field(current)?;
-    let pairs: Vec<(String, Option<FieldValues>, Option<FieldValues>)> = input
+    let cur = current.iter().map(by_field).collect::<Result<Vec<_>>>()?;
+    // where each piece's rows begin in the numbering of `stale_cur`
+    let starts: Vec<usize> = current
+        .iter()
+        .scan(0, |start, piece| {
+            let at = *start;
+            *start += piece.num_rows();
+            Some(at)
+        })
+        .collect();
+    type Values = Option<FieldValues>;
+    let pairs: Vec<(String, Values, Vec<Values>)> = input
         .field_keys
         .iter()
         .map(|k| {
@@ -261,17 +394,34 @@ fn stale_fields(
                 Some(s) => field_values(s, k)?,
                 None => None,
             };
-            let c = match &cur {
-                Some(s) => field_values(s, k)?,
-                None => None,
-            };
+            let c = cur
+                .iter()
+                .map(|piece| match piece {
+                    Some(s) => field_values(s, k),
+                    None => Ok(None),
+                })
+                .collect::<Result<Vec<_>>>()?;
             Ok((k.clone(), e, c))
         })
         .collect::<Result<_>>()?;
+    // the piece of the previous stale row: stale rows come in stored order when the pieces
+    // are compared where they lie, so the next one is in the same piece or a later one
+    let mut piece = 0;
     for (&i, &c) in stale_idx.iter().zip(stale_cur) {
+        let c = c as usize;
+        if starts.get(piece).is_some_and(|&s| s > c) {
+            piece = starts.partition_point(|&s| s <= c).saturating_sub(1);
+        }
+        while starts.get(piece + 1).is_some_and(|&s| s <= c) {
+            piece += 1;
+        }
+        let local = c - starts.get(piece).copied().unwrap_or(0);
         for (key, e, cv) in &pairs {
             let ev = e.as_ref().and_then(|v| v.get(i as usize));
-            let now = cv.as_ref().and_then(|v| v.get(c as usize));
+            let now = cv
+                .get(piece)
+                .and_then(Option::as_ref)
+                .and_then(|v| v.get(local));
             if ev != now || now.is_none() {
                 builder.values().append_value(key);
             }
@@ -375,7 +525,7 @@ mod tests {
             predicate: None,
             field_keys: &[],
         };
-        let inc = compare(input, expected, Some(current)).unwrap();
+        let inc = compare(input, expected, Some(vec![current])).unwrap();
         assert_eq!(inc.new.num_rows() + inc.orphaned.num_rows(), 0);
         let mut ids: Vec<u64> = inc
             .stale
@@ -399,7 +549,83 @@ mod tests {
         ]
     }
 
+    /// A frame of `sample_uid`, `metaxy_provenance` and a one-field `metaxy_provenance_by_field`
+    /// for the rows `(id, provenance, field a)`.
+    fn frame_by_field(rows: &[(u64, Option<String>, Option<String>)]) -> RecordBatch {
+        let by_field = StructArray::from(vec![(
+            Arc::new(Field::new("a", DataType::Utf8, true)),
+            Arc::new(StringArray::from_iter(rows.iter().map(|r| r.2.clone()))) as ArrayRef,
+        )]);
+        RecordBatch::try_from_iter(vec![
+            (
+                "sample_uid",
+                Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.0))) as ArrayRef,
+            ),
+            (
+                PROVENANCE,
+                Arc::new(StringArray::from_iter(rows.iter().map(|r| r.1.clone()))) as ArrayRef,
+            ),
+            (PROVENANCE_BY_FIELD, Arc::new(by_field) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    /// `batch` cut at `cuts` (positions, in any order; repeated cuts make empty pieces).
+    fn cut(batch: &RecordBatch, cuts: &[usize]) -> Vec<RecordBatch> {
+        let mut at: Vec<usize> = cuts.iter().map(|c| c % (batch.num_rows() + 1)).collect();
+        at.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for end in at.into_iter().chain([batch.num_rows()]) {
+            pieces.push(batch.slice(start, end - start));
+            start = end;
+        }
+        pieces
+    }
+
     proptest! {
+        /// Stored rows in pieces give the increment of the same rows concatenated: compared
+        /// where they lie when they hold the expected ids in order, with the fields of each
+        /// stale row read from the piece that holds it; concatenated first when a stored row
+        /// is missing or extra.
+        #[test]
+        fn stored_rows_in_pieces_give_the_increment_of_one_batch(
+            rows in proptest::collection::vec(
+                (provenance(), provenance(), provenance(), provenance()), 1..200),
+            cuts in proptest::collection::vec(0usize..1000, 1..6),
+            drop_row in proptest::option::of(0usize..1000),
+        ) {
+            let n = rows.len();
+            let expected = frame_by_field(
+                &rows.iter().enumerate().map(|(i, r)| (i as u64, r.0.clone(), r.2.clone())).collect::<Vec<_>>(),
+            );
+            let stored: Vec<_> = rows
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| drop_row.map(|d| d % n) != Some(*i))
+                .map(|(i, r)| (i as u64, r.1.clone(), r.3.clone()))
+                .collect();
+            let current = frame_by_field(&stored);
+            let join = ["sample_uid".to_string()];
+            let keys = ["a".to_string()];
+            let input = CompareInput {
+                feature: "f",
+                join_columns: &join,
+                collapse: false,
+                predicate: None,
+                field_keys: &keys,
+            };
+            let pieces = cut(&current, &cuts);
+            // the stored rows as one batch, concatenated as a read would (its schema too)
+            let one = batches::concat_parts(&pieces).unwrap();
+            let whole = compare(input, expected.clone(), Some(vec![one])).unwrap();
+            let pieces = compare(input, expected, Some(pieces)).unwrap();
+            prop_assert_eq!(&pieces.stale, &whole.stale);
+            prop_assert_eq!(&pieces.new, &whole.new);
+            prop_assert_eq!(&pieces.orphaned, &whole.orphaned);
+            prop_assert_eq!(whole.new.num_rows(), usize::from(drop_row.is_some()));
+        }
+
         /// Rows in the same order are compared row by row; the stale rows are the ones a
         /// comparison of the same frames in another order finds (matching ids by hashing), and the
         /// ones whose provenance differs or is NULL on the stored side.

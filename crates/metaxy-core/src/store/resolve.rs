@@ -114,8 +114,9 @@ impl MetadataStore {
             allow_fallback: false,
             ..ReadOptions::default()
         };
+        // the stored rows as the pieces the read kept: the comparison reads them where they lie
         let read_current = self
-            .read_local(graph, &key, &current_options)
+            .read_local_pieces(graph, &key, &current_options)
             .instrument(tracing::debug_span!("read_current", feature = %key));
         let read_upstreams = async {
             if options.samples.is_some() {
@@ -155,7 +156,7 @@ impl MetadataStore {
                 restrict_to_target(
                     e,
                     &options.target_filters,
-                    current.as_ref(),
+                    current.as_deref(),
                     &plan.join_columns,
                     &key.to_string(),
                 )?
@@ -210,7 +211,7 @@ impl MetadataStore {
             ..current_options
         };
         let current = self
-            .read_local(graph, &key, &full_options)
+            .read_local_pieces(graph, &key, &full_options)
             .instrument(tracing::debug_span!("read_current_for_orphans", feature = %key))
             .await?;
         tracing::debug_span!("compare", feature = %key)
@@ -296,7 +297,7 @@ impl MetadataStore {
                 field_keys: &field_keys,
             },
             expected,
-            current,
+            current.map(|c| vec![c]),
         )
         .map(Some)
     }
@@ -495,7 +496,7 @@ fn empty_upstream(dep: &PlanDep) -> RecordBatch {
 fn restrict_to_target(
     expected: RecordBatch,
     target_filters: &[Expr],
-    current: Option<&RecordBatch>,
+    current: Option<&[RecordBatch]>,
     join_columns: &[String],
     feature: &str,
 ) -> Result<RecordBatch> {
@@ -517,6 +518,7 @@ fn restrict_to_target(
     let Some(current) = current else {
         return Ok(RecordBatch::new_empty(expected.schema()));
     };
+    let current = &crate::batches::concat_parts(current)?;
     let exp_keys = keys::key_arrays(
         &expected,
         join_columns,
