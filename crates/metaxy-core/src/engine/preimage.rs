@@ -68,7 +68,7 @@ impl Preimage {
     #[inline]
     pub(crate) fn extend_from_slice(&mut self, piece: &[u8]) {
         self.reserve(piece.len());
-        self.buf[self.len..self.len + piece.len()].copy_from_slice(piece);
+        super::hashing::copy_small(&mut self.buf[self.len..self.len + piece.len()], piece);
         self.len += piece.len();
     }
 
@@ -97,10 +97,19 @@ impl Preimage {
     #[inline]
     pub(crate) fn push_range(&mut self, data: &[u8], start: usize, end: usize) {
         let n = end - start;
-        match data.get(start..start + BLOCK) {
+        // as arrays: copies of one fixed size, which the compiler cannot merge with the
+        // fallback's into one `memcpy` call of a selected length (as it did for slices)
+        let block = data
+            .get(start..start + BLOCK)
+            .and_then(|b| <&[u8; BLOCK]>::try_from(b).ok());
+        match block {
             Some(block) if n <= BLOCK => {
                 self.reserve(BLOCK);
-                self.buf[self.len..self.len + BLOCK].copy_from_slice(block);
+                if let Ok(dst) =
+                    <&mut [u8; BLOCK]>::try_from(&mut self.buf[self.len..self.len + BLOCK])
+                {
+                    *dst = *block;
+                }
                 self.len += n;
             }
             _ => self.extend_from_slice(&data[start..end]),
