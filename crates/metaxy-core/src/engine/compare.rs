@@ -13,6 +13,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use rayon::prelude::*;
 
 use super::hashing::{FieldValues, as_struct, field_values};
+use super::pieces::Pieces;
 use crate::batches;
 use crate::columns::{PROVENANCE, PROVENANCE_BY_FIELD, STALE_FIELDS, UPDATED_AT};
 use crate::error::{Error, Result};
@@ -81,26 +82,52 @@ pub(crate) fn compare(
     };
     if pieces.len() > 1
         && !input.collapse
-        && let Some(stale_idx) = aligned_stale_rows(&input, &expected, &pieces)?
+        && pieces.iter().all(|p| p.schema() == pieces[0].schema())
     {
-        // no new and no orphaned rows: the pieces hold exactly the expected ids
-        let stale = stale_frame(
-            &input,
-            &expected,
-            &pieces,
-            stale_schema,
-            &stale_idx,
-            &stale_idx,
-        )?;
         // under the schema the pieces concatenated would have
         let none: Vec<RecordBatch> = pieces.iter().map(|p| p.slice(0, 0)).collect();
-        return Ok(Increment {
-            new: expected.slice(0, 0),
-            stale,
-            orphaned: batches::concat_parts(&none)?,
-        });
+        let stored = Pieces::new(
+            pieces,
+            &format!("the stored metadata of `{}`", input.feature),
+        )?;
+        if let Some(stale_idx) = aligned_stale_rows(&input, &expected, &stored)? {
+            // no new and no orphaned rows: the pieces hold exactly the expected ids
+            let stale = stale_frame(
+                &input,
+                &expected,
+                &stored,
+                stale_schema,
+                &stale_idx,
+                &stale_idx,
+            )?;
+            return Ok(Increment {
+                new: expected.slice(0, 0),
+                stale,
+                orphaned: batches::concat_parts(&none)?,
+            });
+        }
+        return compare_one(
+            input,
+            expected,
+            batches::concat_parts(stored.batches())?,
+            stale_schema,
+        );
     }
-    let current = batches::concat_parts(&pieces)?;
+    compare_one(
+        input,
+        expected,
+        batches::concat_parts(&pieces)?,
+        stale_schema,
+    )
+}
+
+/// [`compare`] of the stored rows as one batch.
+fn compare_one(
+    input: CompareInput<'_>,
+    expected: RecordBatch,
+    current: RecordBatch,
+    stale_schema: SchemaRef,
+) -> Result<Increment> {
     let current = if input.collapse {
         collapse(&current, input.join_columns, input.feature)?
     } else {
@@ -178,7 +205,7 @@ pub(crate) fn compare(
     let stale = stale_frame(
         &input,
         &expected,
-        std::slice::from_ref(&current),
+        &Pieces::one(current.clone()),
         stale_schema,
         &stale_idx,
         &stale_cur,
@@ -192,11 +219,11 @@ pub(crate) fn compare(
 }
 
 /// The `stale` frame: expected rows `stale_idx` with the fields whose provenance differs from
-/// stored rows `stale_cur` (numbered across `current`'s pieces, one after the other).
+/// stored rows `stale_cur` (rows of the frame `current`'s pieces make).
 fn stale_frame(
     input: &CompareInput<'_>,
     expected: &RecordBatch,
-    current: &[RecordBatch],
+    current: &Pieces,
     schema: SchemaRef,
     stale_idx: &[u32],
     stale_cur: &[u32],
@@ -236,7 +263,7 @@ fn is_stale_row(
 fn aligned_stale_rows(
     input: &CompareInput<'_>,
     expected: &RecordBatch,
-    pieces: &[RecordBatch],
+    pieces: &Pieces,
 ) -> Result<Option<Vec<u32>>> {
     let [join] = input.join_columns else {
         return Ok(None);
@@ -254,8 +281,8 @@ fn aligned_stale_rows(
     }
     let exp_prov = string_column(expected, PROVENANCE, input.feature)?;
     let mut start = 0;
-    let mut aligned = Vec::with_capacity(pieces.len());
-    for piece in pieces {
+    let mut aligned = Vec::with_capacity(pieces.batches().len());
+    for piece in pieces.batches() {
         let [cur_key] = keys::key_arrays(piece, input.join_columns, &what_cur)?
             .try_into()
             .map_err(|_| {
@@ -356,11 +383,11 @@ fn string_column(batch: &RecordBatch, name: &str, feature: &str) -> Result<Strin
 }
 
 /// For every stale row, the struct keys whose provenance differs from the stored one.
-/// `stale_cur` numbers the stored rows across `current`'s pieces, taken one after the other.
+/// `stale_cur` numbers the rows of the frame `current`'s pieces make.
 fn stale_fields(
     input: &CompareInput<'_>,
     expected: &RecordBatch,
-    current: &[RecordBatch],
+    current: &Pieces,
     stale_idx: &[u32],
     stale_cur: &[u32],
 ) -> Result<ArrayRef> {
@@ -375,16 +402,11 @@ fn stale_fields(
         }
     };
     let exp = by_field(expected)?;
-    let cur = current.iter().map(by_field).collect::<Result<Vec<_>>>()?;
-    // where each piece's rows begin in the numbering of `stale_cur`
-    let starts: Vec<usize> = current
+    let cur = current
+        .batches()
         .iter()
-        .scan(0, |start, piece| {
-            let at = *start;
-            *start += piece.num_rows();
-            Some(at)
-        })
-        .collect();
+        .map(by_field)
+        .collect::<Result<Vec<_>>>()?;
     type Values = Option<FieldValues>;
     let pairs: Vec<(String, Values, Vec<Values>)> = input
         .field_keys
@@ -404,18 +426,8 @@ fn stale_fields(
             Ok((k.clone(), e, c))
         })
         .collect::<Result<_>>()?;
-    // the piece of the previous stale row: stale rows come in stored order when the pieces
-    // are compared where they lie, so the next one is in the same piece or a later one
-    let mut piece = 0;
     for (&i, &c) in stale_idx.iter().zip(stale_cur) {
-        let c = c as usize;
-        if starts.get(piece).is_some_and(|&s| s > c) {
-            piece = starts.partition_point(|&s| s <= c).saturating_sub(1);
-        }
-        while starts.get(piece + 1).is_some_and(|&s| s <= c) {
-            piece += 1;
-        }
-        let local = c - starts.get(piece).copied().unwrap_or(0);
+        let (piece, local) = current.locate(c as usize);
         for (key, e, cv) in &pairs {
             let ev = e.as_ref().and_then(|v| v.get(i as usize));
             let now = cv

@@ -104,7 +104,9 @@ impl<'a> HashColumnBuilder<'a> {
                 render(scratch);
                 let at = *len * *width;
                 match out.get_mut(at..at + *width) {
-                    Some(slot) if scratch.len() == *width => copy_small(slot, scratch),
+                    Some(slot) if scratch.len() == *width => {
+                        super::preimage::copy_small(slot, scratch)
+                    }
                     _ => *irregular = true,
                 }
                 *len += 1;
@@ -197,20 +199,6 @@ impl<'a> HashColumnBuilder<'a> {
             values.into(),
             nulls,
         )?)
-    }
-}
-
-/// `dst.copy_from_slice(src)` (equal lengths) with the 8-byte values of the default
-/// truncation copied as one word: a copy of a length known only at run time is a call to
-/// `memmove`, which cost an eighth of a `new` resolve's hashing (`perf`, 10M simple rows).
-#[inline]
-pub(crate) fn copy_small(dst: &mut [u8], src: &[u8]) {
-    match (
-        <&mut [u8; 8]>::try_from(&mut *dst),
-        <&[u8; 8]>::try_from(src),
-    ) {
-        (Ok(d), Ok(s)) => *d = *s,
-        _ => dst.copy_from_slice(src),
     }
 }
 
